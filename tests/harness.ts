@@ -1,0 +1,225 @@
+/**
+ * Running the real programs as subprocesses in tests. By default each program
+ * runs as `deno run` with exactly the permission flags its executable is built
+ * with; when `BIN_DIR` is set, the compiled executables in that folder run
+ * instead. Every wait is bounded, and every process is killed on dispose.
+ *
+ * @module
+ */
+import { readLines } from "../lib/lines.ts";
+import { type ProgramName, PROGRAMS } from "../scripts/programs.ts";
+
+/** The bound on any single wait in the tests, in milliseconds. */
+export const WAIT_MS = 15_000;
+
+const root = new URL("../", import.meta.url);
+
+/** Resolves to `promise`, or rejects with a message naming `what` after `ms`. */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = WAIT_MS,
+): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The lines of a byte stream, read in the background and taken one by one. */
+export class LineQueue {
+  #lines: string[] = [];
+  #ended = false;
+  #waiters: (() => void)[] = [];
+  /** Every line seen so far, for failure messages. */
+  readonly seen: string[] = [];
+
+  /** Starts reading `stream` in the background. */
+  constructor(stream: AsyncIterable<Uint8Array>) {
+    this.#pump(stream);
+  }
+
+  async #pump(stream: AsyncIterable<Uint8Array>) {
+    try {
+      for await (const line of readLines(stream)) {
+        this.#lines.push(line);
+        this.seen.push(line);
+        this.#wake();
+      }
+    } catch {
+      // A reset connection ends the lines like an end of stream.
+    }
+    this.#ended = true;
+    this.#wake();
+  }
+
+  #wake() {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+
+  /** Resolves to the next line, or `null` at the end; rejects after `ms`. */
+  async next(ms = WAIT_MS): Promise<string | null> {
+    const deadline = Date.now() + ms;
+    while (this.#lines.length === 0 && !this.#ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `Timed out waiting for a line; seen so far: ${
+            JSON.stringify(this.seen)
+          }`,
+        );
+      }
+      await within(
+        new Promise<void>((resolve) => this.#waiters.push(resolve)),
+        "a line",
+        left,
+      ).catch(() => {});
+    }
+    return this.#lines.shift() ?? null;
+  }
+
+  /** Resolves to the next `count` lines; rejects if they do not all come. */
+  async take(count: number, ms = WAIT_MS): Promise<string[]> {
+    const lines: string[] = [];
+    while (lines.length < count) {
+      const line = await this.next(ms);
+      if (line === null) {
+        throw new Error(`Stream ended after ${JSON.stringify(lines)}`);
+      }
+      lines.push(line);
+    }
+    return lines;
+  }
+
+  /** Resolves to every remaining line once the stream ends. */
+  async rest(ms = WAIT_MS): Promise<string[]> {
+    const lines: string[] = [];
+    for (
+      let line = await this.next(ms);
+      line !== null;
+      line = await this.next(ms)
+    ) {
+      lines.push(line);
+    }
+    return lines;
+  }
+}
+
+/** Options of {@linkcode spawnProgram}. */
+export interface SpawnOptions {
+  /**
+   * Whether the test writes to the program's standard input.
+   *
+   * @default {false}
+   */
+  stdin?: boolean;
+}
+
+/** A program running as a subprocess of the test. */
+export class RunningProgram implements AsyncDisposable {
+  /** The subprocess. */
+  readonly process: Deno.ChildProcess;
+  /** Its standard output, line by line. */
+  readonly stdout: LineQueue;
+  /** Its standard error, line by line. */
+  readonly stderr: LineQueue;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+
+  /** Starts `name` with `args`. */
+  constructor(name: ProgramName, args: string[], options: SpawnOptions = {}) {
+    const { entry, permissions } = PROGRAMS[name];
+    const binDir = Deno.env.get("BIN_DIR");
+    this.process = new Deno.Command(
+      binDir ? `${binDir}/${name}` : Deno.execPath(),
+      {
+        args: binDir
+          ? args
+          : ["run", "--quiet", ...permissions, entry, ...args],
+        cwd: root,
+        stdin: options.stdin ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+      },
+    ).spawn();
+    this.stdout = new LineQueue(this.process.stdout);
+    this.stderr = new LineQueue(this.process.stderr);
+    if (options.stdin) this.#stdin = this.process.stdin.getWriter();
+  }
+
+  /** Writes `text` to the program's standard input. */
+  async write(text: string): Promise<void> {
+    if (!this.#stdin) throw new Error("Spawned without stdin: true");
+    await within(this.#stdin.write(new TextEncoder().encode(text)), "stdin");
+  }
+
+  /** Closes the program's standard input (end of input). */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+    this.#stdin = undefined;
+  }
+
+  /** Sends `signal` to the program. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // It has already exited.
+    }
+  }
+
+  /** Resolves to the program's exit status; rejects if it runs past `ms`. */
+  exit(ms = WAIT_MS): Promise<Deno.CommandStatus> {
+    return within(this.process.status, "the program to exit", ms);
+  }
+
+  /** Kills the program if it is still running and waits for it to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+    this.kill("SIGKILL");
+    await this.process.status;
+    await Promise.all([this.stdout.rest(), this.stderr.rest()]).catch(() => {});
+  }
+}
+
+/** Starts `name` with `args` as a subprocess; dispose it to kill it. */
+export function spawnProgram(
+  name: ProgramName,
+  args: string[],
+  options: SpawnOptions = {},
+): RunningProgram {
+  return new RunningProgram(name, args, options);
+}
+
+/** A server started on port 0, with the port it reported. */
+export interface StartedServer {
+  /** The server process. */
+  server: RunningProgram;
+  /** The port it listens on. */
+  port: number;
+}
+
+/**
+ * Starts a server program whose arguments make it listen on port 0, and reads
+ * the port it chose from its first line on stderr (`... listening on HOST:PORT`).
+ */
+export async function startServer(
+  name: ProgramName,
+  args: string[],
+): Promise<StartedServer> {
+  const server = spawnProgram(name, args);
+  const first = await server.stderr.next();
+  const port = Number(first?.match(/listening on .*:(\d+)$/)?.[1]);
+  if (!port) {
+    await server[Symbol.asyncDispose]();
+    throw new Error(`${name} did not report its port; it said: ${first}`);
+  }
+  return { server, port };
+}
