@@ -75,6 +75,22 @@ export function parseArgument<T>(value: string, parse: (text: string) => T): T {
   }
 }
 
+/**
+ * Parses a whole number from 1 up, for counts and sizes given on the command
+ * line; `what` names the argument in the message.
+ *
+ * @throws {UsageError} when the text is not such a number
+ */
+export function parsePositiveInteger(text: string, what: string): number {
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1)) {
+    throw new UsageError(
+      `Invalid ${what} "${text}": expected a whole number from 1 up`,
+    );
+  }
+  return value;
+}
+
 /** Options of {@linkcode runProgram}. */
 export interface RunProgramOptions {
   /**

@@ -20,7 +20,7 @@ export async function within<T>(
   what: string,
   ms = WAIT_MS,
 ): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
@@ -222,4 +222,41 @@ export async function startServer(
     throw new Error(`${name} did not report its port; it said: ${first}`);
   }
   return { server, port };
+}
+
+/** A raw TCP client of the roster server, reading lines in the background. */
+export interface RawClient extends AsyncDisposable {
+  /** The connection. */
+  conn: Deno.TcpConn;
+  /** The lines the server sends. */
+  lines: LineQueue;
+}
+
+/**
+ * Connects to 127.0.0.1:`port` and, unless `greeting` is undefined, sends it
+ * as the first bytes; dispose the client to close the connection.
+ */
+export async function connectRaw(
+  port: number,
+  greeting?: string,
+): Promise<RawClient> {
+  const conn = await within(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    `a connection to port ${port}`,
+  );
+  if (greeting !== undefined) {
+    await conn.write(new TextEncoder().encode(greeting));
+  }
+  return {
+    conn,
+    lines: new LineQueue(conn.readable),
+    [Symbol.asyncDispose]: () => {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      return Promise.resolve();
+    },
+  };
 }

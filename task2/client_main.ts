@@ -1,0 +1,96 @@
+/**
+ * `roster-client HOST:PORT NAME`: the roster client's command line.
+ *
+ * @module
+ */
+import { formatHostPort, parseHostPort } from "../lib/address.ts";
+import {
+  expectPositionals,
+  parseArgument,
+  parseCommandLine,
+  type Program,
+  type ProgramContext,
+  runProgram,
+  UsageError,
+} from "../lib/cli.ts";
+import { readLines } from "../lib/lines.ts";
+import { connectRoster } from "./roster_client.ts";
+import { isValidName, NAME_RULE } from "./roster.ts";
+
+const USAGE = `Usage: roster-client HOST:PORT NAME
+
+Joins the roster server under NAME and prints every roster it sends: the
+sorted names of all connected clients, one line each time the roster changes.
+
+Arguments:
+  HOST:PORT    the server; HOST is an IPv4 address, a host name or [IPv6]
+  NAME         1 to 20 letters or digits, unique on the server
+
+Options:
+  -h, --help   show this help
+
+Exits 0 on SIGINT or SIGTERM, 1 if the server refuses the name or closes the
+connection, 2 on a usage error.`;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function main(
+  args: string[],
+  { signal }: ProgramContext,
+): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  expectPositionals(positionals, ["HOST:PORT", "NAME"]);
+  const address = parseArgument(positionals[0]!, parseHostPort);
+  const name = positionals[1]!;
+  if (!isValidName(name)) {
+    throw new UsageError(`Invalid name "${name}": ${NAME_RULE}`);
+  }
+  const where = formatHostPort(address.hostname, address.port);
+
+  let conn: Deno.TcpConn;
+  try {
+    conn = await connectRoster(address, name, { signal });
+  } catch (error: unknown) {
+    if (signal.aborted) return 0;
+    console.error(`error: cannot connect to ${where}: ${describe(error)}`);
+    return 1;
+  }
+  const close = () => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal.addEventListener("abort", close, { once: true });
+  try {
+    for await (const line of readLines(conn.readable)) {
+      if (line.startsWith("error: ")) {
+        console.error(line);
+        return 1;
+      }
+      console.log(line);
+    }
+    console.error(`error: the server at ${where} closed the connection`);
+  } catch (error: unknown) {
+    if (signal.aborted) return 0;
+    console.error(`error: lost the connection to ${where}: ${describe(error)}`);
+  } finally {
+    signal.removeEventListener("abort", close);
+    close();
+  }
+  return 1;
+}
+
+/** The roster client program. */
+export const rosterClient: Program = { usage: USAGE, main };
+
+if (import.meta.main) await runProgram(rosterClient);

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { parseHandshake } from "./handshake.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+Deno.test("handshake takes the bare name when the first read has no newline", () => {
+  assert.deepEqual(parseHandshake(bytes("greg")), { name: "greg" });
+});
+
+Deno.test("handshake takes the name before a newline or CRLF", () => {
+  assert.deepEqual(parseHandshake(bytes("bob\n")), { name: "bob" });
+  assert.deepEqual(parseHandshake(bytes("bob\r\n")), { name: "bob" });
+  assert.deepEqual(parseHandshake(bytes("bob\nextra bytes")), { name: "bob" });
+});
+
+Deno.test("handshake refuses invalid and over-long names with the rule", () => {
+  for (const text of ["", "\n", "bob greg", "x".repeat(21), "bob\r", "é"]) {
+    const result = parseHandshake(bytes(text));
+    assert.ok("error" in result, text);
+    assert.match(result.error, /^invalid name ".*": a name is 1 to 20/);
+  }
+});
+
+Deno.test("handshake shortens a long invalid name in its message", () => {
+  const result = parseHandshake(bytes("y".repeat(60)));
+  assert.ok("error" in result);
+  assert.ok(result.error.includes(`"${"y".repeat(24)}..."`));
+});

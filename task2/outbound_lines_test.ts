@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { OutboundLines } from "./outbound_lines.ts";
+
+const line = (text: string) => new TextEncoder().encode(text + "\n");
+const decode = (bytes: Uint8Array | undefined) =>
+  bytes && new TextDecoder().decode(bytes);
+
+Deno.test("outbound lines are taken in order as one chunk", () => {
+  const outbound = new OutboundLines(1024);
+  assert.equal(outbound.take(), undefined);
+  outbound.push(line("greg"));
+  outbound.push(line("bob greg"));
+  assert.equal(outbound.bytes, 14);
+  assert.equal(decode(outbound.take()), "greg\nbob greg\n");
+  assert.equal(outbound.bytes, 0);
+  assert.equal(outbound.take(), undefined);
+});
+
+Deno.test("outbound lines hand back a lone line itself, without copying", () => {
+  const outbound = new OutboundLines(1024);
+  const only = line("greg");
+  outbound.push(only);
+  assert.equal(outbound.take(), only);
+});
+
+Deno.test("outbound lines keep only the newest roster past the limit", () => {
+  const outbound = new OutboundLines(10);
+  outbound.push(line("a"));
+  outbound.push(line("a b"));
+  outbound.push(line("a b c"));
+  assert.equal(decode(outbound.take()), "a b c\n");
+  const big = line("x".repeat(50));
+  outbound.push(line("a"));
+  outbound.push(big);
+  assert.equal(outbound.take(), big);
+});

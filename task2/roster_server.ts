@@ -1,0 +1,268 @@
+/**
+ * The roster server: accepts TCP clients, reads each one's name, and on every
+ * join and leave sends every joined client the new roster line.
+ *
+ * One broadcaster owns the roster and the set of joined clients, which change
+ * only through join and leave. Each client has its own bounded outgoing
+ * buffer and writer, so a slow reader never delays the others.
+ *
+ * @module
+ */
+import {
+  type Handshake,
+  HANDSHAKE_READ_BYTES,
+  parseHandshake,
+} from "./handshake.ts";
+import { OutboundLines } from "./outbound_lines.ts";
+import { Roster } from "./roster.ts";
+
+/** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
+export interface RosterChange {
+  /** Whether the client joined or left. */
+  kind: "join" | "leave";
+  /** The client's name. */
+  name: string;
+  /** How many clients are joined after the change. */
+  online: number;
+}
+
+/** Options of {@linkcode serveRoster}. */
+export interface RosterServerOptions {
+  /** Aborting it stops the server: the listener and every connection close. */
+  signal?: AbortSignal;
+  /**
+   * The most clients joined at once; one more is refused with an error line.
+   *
+   * @default {10000}
+   */
+  maxClients?: number;
+  /**
+   * How long a client may take to send its name, in milliseconds.
+   *
+   * @default {10000}
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * The most unsent bytes kept for one client; past it, only its newest
+   * roster line is kept.
+   *
+   * @default {262144}
+   */
+  maxPendingBytes?: number;
+  /** Called after every join and leave, for logging. */
+  onChange?: (change: RosterChange) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Serves the roster on `listener` until `options.signal` aborts, then closes
+ * the listener and every client connection (clients see EOF). Resolves once
+ * every connection is closed.
+ */
+export async function serveRoster(
+  listener: Deno.TcpListener,
+  options: RosterServerOptions = {},
+): Promise<void> {
+  const server = new RosterServer(options);
+  const stop = () => {
+    listener.close();
+    server.closeAll();
+  };
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener("abort", stop, { once: true });
+  const handlers = new Set<Promise<void>>();
+  try {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error: unknown) {
+        if (server.closing || error instanceof Deno.errors.BadResource) break;
+        // Out of file descriptors or a connection reset while queued:
+        // keep serving the clients already here and try again shortly.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      const handler = server.handle(conn);
+      handlers.add(handler);
+      handler.finally(() => handlers.delete(handler));
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+  }
+  await Promise.all(handlers);
+}
+
+/** One client's connection once it has joined. */
+class Session {
+  readonly name: string;
+  readonly #conn: Deno.TcpConn;
+  readonly #outbound: OutboundLines;
+  #writing = false;
+
+  constructor(name: string, conn: Deno.TcpConn, maxPendingBytes: number) {
+    this.name = name;
+    this.#conn = conn;
+    this.#outbound = new OutboundLines(maxPendingBytes);
+  }
+
+  /** Queues `line` and starts writing unless a write is already under way. */
+  send(line: Uint8Array): void {
+    this.#outbound.push(line);
+    if (!this.#writing) this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      for (
+        let chunk = this.#outbound.take();
+        chunk;
+        chunk = this.#outbound.take()
+      ) {
+        await writeAll(this.#conn, chunk);
+      }
+    } catch {
+      // The peer is gone; its reader sees the error and makes it leave.
+      closeQuietly(this.#conn);
+    } finally {
+      this.#writing = false;
+    }
+  }
+}
+
+/** The roster, the joined sessions and every open connection. */
+class RosterServer {
+  readonly #roster = new Roster();
+  readonly #sessions = new Set<Session>();
+  readonly #connections = new Set<Deno.TcpConn>();
+  readonly #maxClients: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxPendingBytes: number;
+  readonly #onChange: ((change: RosterChange) => void) | undefined;
+  /** Shared by every connection for bytes that are read only to be dropped. */
+  readonly #discard = new Uint8Array(16 * 1024);
+  closing = false;
+
+  constructor(options: RosterServerOptions) {
+    this.#maxClients = options.maxClients ?? 10_000;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#maxPendingBytes = options.maxPendingBytes ?? 256 * 1024;
+    this.#onChange = options.onChange;
+  }
+
+  /** Closes every connection, without telling anyone about the leaves. */
+  closeAll(): void {
+    this.closing = true;
+    for (const conn of this.#connections) closeQuietly(conn);
+  }
+
+  /** Runs one connection from handshake to close. */
+  async handle(conn: Deno.TcpConn): Promise<void> {
+    this.#connections.add(conn);
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+      const first = await this.#readFirst(conn);
+      if (first === null) return;
+      const session = this.#admit(parseHandshake(first), conn);
+      if (typeof session === "string") {
+        await this.#refuse(conn, session);
+        return;
+      }
+      this.#join(session);
+      try {
+        while (await conn.read(this.#discard) !== null);
+      } catch {
+        // A reset or any socket error counts as leaving.
+      }
+      this.#leave(session);
+    } catch {
+      // The connection failed during the handshake: nothing to undo.
+    } finally {
+      this.#connections.delete(conn);
+      closeQuietly(conn);
+    }
+  }
+
+  /** Reads the client's first bytes, or null if it closes or stays silent. */
+  async #readFirst(conn: Deno.TcpConn): Promise<Uint8Array | null> {
+    const buffer = new Uint8Array(HANDSHAKE_READ_BYTES);
+    const timer = setTimeout(
+      () => closeQuietly(conn),
+      this.#handshakeTimeoutMs,
+    );
+    try {
+      const count = await conn.read(buffer);
+      return count === null ? null : buffer.subarray(0, count);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Makes a session for the handshake's name, or says why it cannot join. */
+  #admit(handshake: Handshake, conn: Deno.TcpConn): Session | string {
+    if ("error" in handshake) return handshake.error;
+    const { name } = handshake;
+    if (this.closing) return "server is shutting down";
+    if (this.#roster.has(name)) return `name "${name}" is already connected`;
+    if (this.#roster.size >= this.#maxClients) {
+      return `server is full (${this.#maxClients} clients)`;
+    }
+    return new Session(name, conn, this.#maxPendingBytes);
+  }
+
+  /**
+   * Sends one `error: ` line, then closes gracefully: the write side first,
+   * then, once the client closes or a second passes, the socket, so unread
+   * input does not turn the close into a reset that loses the line.
+   */
+  async #refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
+    await writeAll(conn, encoder.encode(`error: ${reason}\n`));
+    await conn.closeWrite();
+    const timer = setTimeout(() => closeQuietly(conn), 1000);
+    try {
+      while (await conn.read(this.#discard) !== null);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #join(session: Session): void {
+    this.#roster.add(session.name);
+    this.#sessions.add(session);
+    this.#broadcast("join", session.name);
+  }
+
+  #leave(session: Session): void {
+    this.#sessions.delete(session);
+    this.#roster.remove(session.name);
+    if (!this.closing) this.#broadcast("leave", session.name);
+  }
+
+  /** Sends the current roster line, encoded once, to every joined client. */
+  #broadcast(kind: RosterChange["kind"], name: string): void {
+    const line = this.#roster.line();
+    for (const session of this.#sessions) session.send(line);
+    this.#onChange?.({ kind, name, online: this.#roster.size });
+  }
+}
+
+/** Writes all of `data`, looping over partial writes. */
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.length;) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/** Closes `conn`, ignoring that it may be closed already. */
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `roster-server PORT`: the roster server's command line.
+ *
+ * @module
+ */
+import { formatHostPort, parsePort } from "../lib/address.ts";
+import {
+  expectPositionals,
+  parseArgument,
+  parseCommandLine,
+  parsePositiveInteger,
+  type Program,
+  type ProgramContext,
+  runProgram,
+} from "../lib/cli.ts";
+import { type RosterChange, serveRoster } from "./roster_server.ts";
+
+const USAGE =
+  `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
+
+Tells every connected roster-client the sorted names of all connected clients,
+each time one connects or disconnects.
+
+Arguments:
+  PORT               TCP port to listen on; 0 picks a free one
+
+Options:
+  --host ADDR        address to listen on (default 0.0.0.0; :: for IPv6)
+  --max-clients N    most clients connected at once (default 10000)
+  --handshake-timeout SECONDS
+                     how long a client may take to send its name (default 10)
+  --quiet            do not log joins and leaves on stderr
+  -h, --help         show this help
+
+The first line on stderr says where the server listens. SIGINT or SIGTERM
+closes every connection and exits 0.`;
+
+function logChange({ kind, name, online }: RosterChange): void {
+  console.error(`${kind === "join" ? "+" : "-"} ${name} (${online} online)`);
+}
+
+async function main(
+  args: string[],
+  { signal }: ProgramContext,
+): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    host: { type: "string", default: "0.0.0.0" },
+    "max-clients": { type: "string", default: "10000" },
+    "handshake-timeout": { type: "string", default: "10" },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  expectPositionals(positionals, ["PORT"]);
+  const port = parseArgument(positionals[0]!, parsePort);
+  const maxClients = parsePositiveInteger(
+    values["max-clients"],
+    "--max-clients",
+  );
+  const handshakeTimeoutMs = 1000 *
+    parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout");
+  const { host } = values;
+
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: host, port });
+  } catch (error: unknown) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(
+      `error: cannot listen on ${formatHostPort(host, port)}: ${reason}`,
+    );
+    return 1;
+  }
+  const { hostname, port: boundPort } = listener.addr;
+  console.error(
+    `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
+  );
+  await serveRoster(listener, {
+    signal,
+    maxClients,
+    handshakeTimeoutMs,
+    ...(values.quiet ? {} : { onChange: logChange }),
+  });
+  return 0;
+}
+
+/** The roster server program. */
+export const rosterServer: Program = { usage: USAGE, main };
+
+if (import.meta.main) await runProgram(rosterServer);
