@@ -198,8 +198,8 @@ export function spawnProgram(
   return new RunningProgram(name, args, options);
 }
 
-/** A server started on port 0, with the port it reported. */
-export interface StartedServer {
+/** A server started on port 0, with the port it reported; dispose to kill it. */
+export interface StartedServer extends AsyncDisposable {
   /** The server process. */
   server: RunningProgram;
   /** The port it listens on. */
@@ -221,15 +221,42 @@ export async function startServer(
     await server[Symbol.asyncDispose]();
     throw new Error(`${name} did not report its port; it said: ${first}`);
   }
-  return { server, port };
+  return {
+    server,
+    port,
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
 }
 
-/** A raw TCP client of the roster server, reading lines in the background. */
-export interface RawClient extends AsyncDisposable {
+/**
+ * A raw TCP client of the roster server. Its lines are read only from the
+ * first use of `lines` on, so a client that never touches them never reads.
+ */
+export class RawClient implements AsyncDisposable {
   /** The connection. */
-  conn: Deno.TcpConn;
-  /** The lines the server sends. */
-  lines: LineQueue;
+  readonly conn: Deno.TcpConn;
+  #lines: LineQueue | undefined;
+
+  /** Wraps an open connection. */
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** The lines the server sends, read in the background from now on. */
+  get lines(): LineQueue {
+    this.#lines ??= new LineQueue(this.conn.readable);
+    return this.#lines;
+  }
+
+  /** Closes the connection. */
+  [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+    return Promise.resolve();
+  }
 }
 
 /**
@@ -247,16 +274,20 @@ export async function connectRaw(
   if (greeting !== undefined) {
     await conn.write(new TextEncoder().encode(greeting));
   }
-  return {
-    conn,
-    lines: new LineQueue(conn.readable),
-    [Symbol.asyncDispose]: () => {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      return Promise.resolve();
-    },
-  };
+  return new RawClient(conn);
+}
+
+/**
+ * The resident set size of process `pid`, in bytes, from /proc (read by
+ * `cat`, as Deno grants reading /proc only with every permission).
+ */
+export async function residentBytes(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+    stderr: "null",
+  }).output();
+  const status = new TextDecoder().decode(stdout);
+  const kib = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
+  if (!kib) throw new Error(`No VmRSS for process ${pid}`);
+  return kib * 1024;
 }
