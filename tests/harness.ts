@@ -277,17 +277,35 @@ export async function connectRaw(
   return new RawClient(conn);
 }
 
+/** What /proc says about a process. */
+export interface ProcessStats {
+  /** Resident set size, in bytes. */
+  rssBytes: number;
+  /** CPU time used so far, user plus system, in seconds. */
+  cpuSeconds: number;
+}
+
+/** Linux's clock ticks per second for /proc CPU times (`getconf CLK_TCK`). */
+const CLOCK_TICKS = 100;
+
 /**
- * The resident set size of process `pid`, in bytes, from /proc (read by
- * `cat`, as Deno grants reading /proc only with every permission).
+ * Reads process `pid`'s memory and CPU time from /proc (through `cat`, as
+ * Deno grants reading /proc only with every permission).
  */
-export async function residentBytes(pid: number): Promise<number> {
+export async function processStats(pid: number): Promise<ProcessStats> {
   const { stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/status`],
+    args: [`/proc/${pid}/stat`, `/proc/${pid}/status`],
     stderr: "null",
   }).output();
-  const status = new TextDecoder().decode(stdout);
-  const kib = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
-  if (!kib) throw new Error(`No VmRSS for process ${pid}`);
-  return kib * 1024;
+  const text = new TextDecoder().decode(stdout);
+  const kib = Number(text.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
+  // Fields after the parenthesised command name; utime and stime are the
+  // 14th and 15th fields of the whole line.
+  const stat = text.slice(0, text.indexOf("\n"));
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!kib || Number.isNaN(ticks)) {
+    throw new Error(`No stats for process ${pid}`);
+  }
+  return { rssBytes: kib * 1024, cpuSeconds: ticks / CLOCK_TICKS };
 }
