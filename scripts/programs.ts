@@ -26,11 +26,24 @@ export const PROGRAMS = {
   },
   "queue-server": {
     entry: "task1/server_main.ts",
-    permissions: ["--allow-net", "--allow-env"],
+    // grpc-js reads these variables when it loads; grpc-health-check and
+    // @grpc/reflection read their own .proto files from node_modules (with
+    // an access check that asks for the uid) when they load.
+    permissions: [
+      "--allow-net",
+      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+      "--allow-read=node_modules",
+      "--allow-sys=uid",
+    ],
   },
   "queue-client": {
     entry: "task1/client_main.ts",
-    permissions: ["--allow-net", "--allow-env"],
+    // grpc-js reads these variables when it loads, and the proxy ones when
+    // it opens a channel.
+    permissions: [
+      "--allow-net",
+      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy",
+    ],
   },
 } as const satisfies Record<string, ProgramSpec>;
 

@@ -1,0 +1,151 @@
+/**
+ * `queue-client HOST:PORT [COMMAND [ITEM]]`: the queue client's command line,
+ * an interactive REPL or one command.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { parseHostPort } from "../lib/address.ts";
+import {
+  expectPositionals,
+  parseArgument,
+  parseCommandLine,
+  type Program,
+  type ProgramContext,
+  runProgram,
+  UsageError,
+} from "../lib/cli.ts";
+import { readLines } from "../lib/lines.ts";
+import { QueueClient } from "./queue_client.ts";
+import {
+  executeCommand,
+  formatError,
+  parseCommand,
+  type ReplOutput,
+  runRepl,
+} from "./repl.ts";
+
+const USAGE =
+  `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--timeout SECONDS]
+
+Talks to a queue-server. Without COMMAND, reads commands line by line from
+standard input (showing the prompt "> " when it is a terminal) and prints each
+answer; with COMMAND, runs that one command and exits.
+
+Commands:
+  put ITEM      append ITEM (one word); prints True, or False if the queue is full
+  peek          print the head item, or "Queue is empty"
+  pop           remove and print the head item, or "Queue is empty"
+  size          print the number of items queued
+  help          list the commands
+
+Arguments:
+  HOST:PORT     the server; HOST is an IPv4 address, a host name or [IPv6]
+
+Options:
+  --timeout SECONDS   deadline of each call (default 5)
+  -h, --help          show this help
+
+Errors are printed as one "error: " line on stderr; they never end the REPL,
+and they make a single COMMAND exit 1. SIGINT prints "Shutting down" and exits
+0, as does the end of input.`;
+
+/**
+ * Parses the `--timeout` value: a number of seconds above 0 and at most a
+ * day, returned in milliseconds.
+ *
+ * @throws {RangeError} when the text is not such a number
+ */
+function parseTimeout(text: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0 && seconds <= 86400)) {
+    throw new RangeError(
+      `Invalid timeout "${text}": expected a number of seconds above 0, at most 86400`,
+    );
+  }
+  return seconds * 1000;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes `text` to standard output at once, whole. */
+function writeOut(text: string): void {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+const terminalOutput: ReplOutput = {
+  line: (text) => writeOut(`${text}\n`),
+  error: (text) => console.error(text),
+  prompt: (text) => writeOut(text),
+};
+
+async function main(
+  args: string[],
+  { signal }: ProgramContext,
+): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    timeout: { type: "string", default: "5" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  expectPositionals(positionals, ["HOST:PORT"], ["COMMAND", "ITEM"]);
+  const [addressText = "", ...commandWords] = positionals;
+  const address = parseArgument(addressText, parseHostPort);
+  const timeoutMs = parseArgument(values.timeout, parseTimeout);
+  const oneShot = commandWords.length > 0
+    ? parseCommand(commandWords.join(" "))
+    : undefined;
+  if (oneShot?.kind === "blank") throw new UsageError("Missing command");
+
+  // Call failures are reported as one line each; grpc-js's log would add
+  // its own lines for the same failures.
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+  using client = new QueueClient(address, { timeoutMs });
+  if (oneShot === undefined) {
+    const end = await runRepl(
+      readLines(Deno.stdin.readable),
+      client,
+      terminalOutput,
+      {
+        prompt: Deno.stdin.isTerminal(),
+        signal,
+      },
+    );
+    if (end === "aborted") writeOut("Shutting down\n");
+    return 0;
+  }
+  if (oneShot.kind === "invalid") {
+    console.error(formatError(oneShot.message));
+    return 1;
+  }
+  const answer = await Promise.race([
+    executeCommand(oneShot.command, client).then(
+      (text) => ({ text }),
+      (error: unknown) => ({ error }),
+    ),
+    new Promise<"aborted">((resolve) =>
+      signal.addEventListener("abort", () => resolve("aborted"), { once: true })
+    ),
+  ]);
+  if (answer === "aborted") {
+    writeOut("Shutting down\n");
+    return 0;
+  }
+  if ("error" in answer) {
+    console.error(formatError(answer.error));
+    return 1;
+  }
+  writeOut(`${answer.text}\n`);
+  return 0;
+}
+
+/** The queue client program. */
+export const queueClient: Program = { usage: USAGE, main };
+
+if (import.meta.main) await runProgram(queueClient);

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { BoundedQueue } from "./bounded_queue.ts";
+import type { QueueOperations } from "./queue_client.ts";
+import {
+  EMPTY_TEXT,
+  executeCommand,
+  HELP_TEXT,
+  parseCommand,
+  PROMPT,
+  type ReplOptions,
+  runRepl,
+} from "./repl.ts";
+
+/** The queue operations over an in-memory queue, as the server answers them. */
+function memoryQueue(capacity: number): QueueOperations {
+  const queue = new BoundedQueue<string>(capacity);
+  return {
+    put: (item) => Promise.resolve(queue.put(item)),
+    peek: () => Promise.resolve(queue.peek()),
+    pop: () => Promise.resolve(queue.pop()),
+    size: () => Promise.resolve(queue.size),
+  };
+}
+
+async function* linesOf(lines: string[]): AsyncGenerator<string> {
+  for (const line of lines) yield line;
+}
+
+/** Runs the REPL over `lines` and records everything it writes, in order. */
+async function transcript(
+  lines: AsyncIterable<string>,
+  queue: QueueOperations,
+  options: ReplOptions = {},
+) {
+  const written: string[] = [];
+  const end = await runRepl(lines, queue, {
+    line: (text) => written.push(`out ${text}`),
+    error: (text) => written.push(`err ${text}`),
+    prompt: (text) => written.push(`prompt ${text}`),
+  }, options);
+  return { end, written };
+}
+
+Deno.test("parseCommand reads the five commands", () => {
+  assert.deepEqual(parseCommand("put A"), {
+    kind: "command",
+    command: { name: "put", item: "A" },
+  });
+  assert.deepEqual(parseCommand("  put \t A  "), {
+    kind: "command",
+    command: { name: "put", item: "A" },
+  });
+  for (const name of ["peek", "pop", "size", "help"]) {
+    assert.deepEqual(parseCommand(name), {
+      kind: "command",
+      command: { name },
+    });
+  }
+});
+
+Deno.test("parseCommand treats an empty or all-space line as blank", () => {
+  assert.deepEqual(parseCommand(""), { kind: "blank" });
+  assert.deepEqual(parseCommand(" \t "), { kind: "blank" });
+});
+
+Deno.test("parseCommand explains each mistake in one line", () => {
+  const cases: [string, RegExp][] = [
+    ["put", /^Missing item/],
+    ["put   ", /^Missing item/],
+    ["put a b", /^Too many words after "put".*"a b"/],
+    ["peek now", /^Unexpected argument "now": "peek" takes none/],
+    ["PUT A", /^Unknown command "PUT"/],
+    ["constructor", /^Unknown command "constructor"/],
+    ["get", /^Unknown command "get"/],
+  ];
+  for (const [line, message] of cases) {
+    const parsed = parseCommand(line);
+    assert.equal(parsed.kind, "invalid", line);
+    if (parsed.kind === "invalid") assert.match(parsed.message, message);
+  }
+});
+
+Deno.test("executeCommand formats each answer as the seed prints it", async () => {
+  const queue = memoryQueue(1);
+  assert.equal(await executeCommand({ name: "peek" }, queue), EMPTY_TEXT);
+  assert.equal(await executeCommand({ name: "pop" }, queue), EMPTY_TEXT);
+  assert.equal(await executeCommand({ name: "put", item: "A" }, queue), "True");
+  assert.equal(
+    await executeCommand({ name: "put", item: "B" }, queue),
+    "False",
+  );
+  assert.equal(await executeCommand({ name: "size" }, queue), "1");
+  assert.equal(await executeCommand({ name: "help" }, queue), HELP_TEXT);
+});
+
+Deno.test("runRepl answers the seed's example session line by line", async () => {
+  const session = [
+    ["put A", "True"],
+    ["put B", "True"],
+    ["put C", "True"],
+    ["put D", "False"],
+    ["size", "3"],
+    ["peek", "A"],
+    ["size", "3"],
+    ["pop", "A"],
+    ["pop", "B"],
+    ["size", "1"],
+    ["pop", "C"],
+    ["pop", EMPTY_TEXT],
+    ["peek", EMPTY_TEXT],
+  ];
+  const { end, written } = await transcript(
+    linesOf(session.map(([line]) => line!)),
+    memoryQueue(3),
+  );
+  assert.equal(end, "end of input");
+  assert.deepEqual(written, session.map(([, answer]) => `out ${answer}`));
+});
+
+Deno.test("runRepl shows a prompt before each line only when asked", async () => {
+  const { written } = await transcript(
+    linesOf(["size", "put A"]),
+    memoryQueue(3),
+    { prompt: true },
+  );
+  assert.deepEqual(written, [
+    `prompt ${PROMPT}`,
+    "out 0",
+    `prompt ${PROMPT}`,
+    "out True",
+    `prompt ${PROMPT}`,
+  ]);
+  const quiet = await transcript(linesOf(["size"]), memoryQueue(3));
+  assert.deepEqual(quiet.written, ["out 0"]);
+});
+
+Deno.test("runRepl ignores blank lines and keeps going after mistakes", async () => {
+  const { end, written } = await transcript(
+    linesOf(["", "frobnicate", "put", "put a b", "   ", "put a", "size"]),
+    memoryQueue(3),
+  );
+  assert.equal(end, "end of input");
+  assert.equal(written.length, 5);
+  assert.match(written[0]!, /^err error: Unknown command "frobnicate"/);
+  assert.match(written[1]!, /^err error: Missing item/);
+  assert.match(written[2]!, /^err error: Too many words/);
+  assert.deepEqual(written.slice(3), ["out True", "out 1"]);
+});
+
+Deno.test("runRepl reports a failed call as one error line and goes on", async () => {
+  let calls = 0;
+  const flaky: QueueOperations = {
+    ...memoryQueue(3),
+    size: () => {
+      calls++;
+      return calls === 1
+        ? Promise.reject(new Error("UNAVAILABLE: server down\n    at stack"))
+        : Promise.resolve(7);
+    },
+  };
+  const { written } = await transcript(linesOf(["size", "size"]), flaky);
+  assert.deepEqual(written, ["err error: UNAVAILABLE: server down", "out 7"]);
+});
+
+Deno.test("runRepl ends at once when aborted while waiting for a line", async () => {
+  const controller = new AbortController();
+  async function* typing(): AsyncGenerator<string> {
+    yield "put A";
+    controller.abort();
+    await new Promise<never>(() => {}); // The person never types again.
+  }
+  const { end, written } = await transcript(typing(), memoryQueue(3), {
+    signal: controller.signal,
+  });
+  assert.equal(end, "aborted");
+  assert.deepEqual(written, ["out True"]);
+});
+
+Deno.test("runRepl ends at once when aborted while waiting for an answer", async () => {
+  const controller = new AbortController();
+  const hanging: QueueOperations = {
+    ...memoryQueue(3),
+    size: () => {
+      controller.abort();
+      return new Promise<never>(() => {});
+    },
+  };
+  const { end, written } = await transcript(linesOf(["size"]), hanging, {
+    signal: controller.signal,
+  });
+  assert.equal(end, "aborted");
+  assert.deepEqual(written, []);
+});
