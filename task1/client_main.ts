@@ -108,16 +108,15 @@ async function main(
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   using client = new QueueClient(address, { timeoutMs });
   if (oneShot === undefined) {
+    const prompt = Deno.stdin.isTerminal();
     const end = await runRepl(
       readLines(Deno.stdin.readable),
       client,
       terminalOutput,
-      {
-        prompt: Deno.stdin.isTerminal(),
-        signal,
-      },
+      { prompt, signal },
     );
     if (end === "aborted") writeOut("Shutting down\n");
+    else if (prompt) writeOut("\n"); // End the prompt's line after Ctrl+D.
     return 0;
   }
   if (oneShot.kind === "invalid") {

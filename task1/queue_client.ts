@@ -27,6 +27,7 @@ export interface QueueClientOptions {
 
 /** A call that failed: the gRPC status code and a one-line explanation. */
 export class QueueCallError extends Error {
+  /** The class name, for messages and logs. */
   override name = "QueueCallError";
   /** The gRPC status code, such as `grpc.status.UNAVAILABLE`. */
   readonly code: grpc.status;

@@ -22,7 +22,7 @@ export type ParsedLine =
   | { kind: "invalid"; message: string };
 
 /** The answer to `help`. */
-export const HELP_TEXT =
+export const HELP_TEXT: string =
   "Commands: put ITEM (append ITEM, one word), peek (show the head), " +
   "pop (remove and show the head), size (count the items), help";
 
