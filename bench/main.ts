@@ -1,0 +1,265 @@
+/**
+ * `deno task bench`: measures the roster and queue servers side by side with
+ * references taken in the same run, prints one Markdown table and writes it
+ * to `bench/RESULTS.md` with the date, Deno version and machine.
+ *
+ * @module
+ */
+import { cpus, totalmem } from "node:os";
+import {
+  bytesPerItem,
+  clientStartupMs,
+  grpcJsRun,
+  hasH2load,
+  type LoadResult,
+  startNoopServer,
+  startQueueServer,
+  type Workload,
+} from "./queue_bench.ts";
+import {
+  churn,
+  idle,
+  latencyPercentiles,
+  loopbackBytesPerSecond,
+  storm,
+} from "./roster_bench.ts";
+import { median, spread, unit } from "./stats.ts";
+
+/** One row of the report. */
+interface Row {
+  figure: string;
+  value: string;
+  reference: string;
+  ratio: string;
+  target: string;
+}
+
+const RUNS = 3;
+const rows: Row[] = [];
+const MB = 1e6;
+
+async function repeat<T>(what: string, run: () => Promise<T>, runs = RUNS) {
+  const results: T[] = [];
+  for (let i = 0; i < runs; i++) {
+    console.error(`  ${what}: run ${i + 1} of ${runs}`);
+    results.push(await run());
+  }
+  return results;
+}
+
+function row(
+  figure: string,
+  value: string,
+  reference = "",
+  ratio = "",
+  target = "",
+) {
+  rows.push({ figure, value, reference, ratio, target });
+}
+
+const ms = unit(3, " ms");
+const seconds = unit(3, " s");
+
+async function rosterFigures(): Promise<void> {
+  console.error("loopback reference");
+  const loopback = await repeat("loopback", () => loopbackBytesPerSecond());
+  const loopbackRate = median(loopback);
+  row(
+    "loopback reference (1 sender, 64 KiB writes, 2 s)",
+    spread(loopback.map((r) => r / MB), unit(3, " MB/s")),
+  );
+
+  for (const count of [100, 300, 1000]) {
+    console.error(`storm ${count}`);
+    const results = await repeat(`storm ${count}`, () => storm(count));
+    const bound = (r: { bytes: number }) => r.bytes / loopbackRate;
+    row(
+      `roster storm N=${count}: wall time to full roster everywhere`,
+      spread(results.map((r) => r.seconds), seconds),
+      `loopback bound ${spread(results.map(bound), seconds)}`,
+      `${spread(results.map((r) => r.seconds / bound(r)), unit(2, "x"))}`,
+      count === 1000 ? "<= 2x bound" : "",
+    );
+    row(
+      `roster storm N=${count}: bytes delivered; server CPU per MB`,
+      `${spread(results.map((r) => r.bytes / MB), unit(3, " MB"))}; ${
+        spread(
+          results.map((r) => r.serverCpuSeconds * 1000 / (r.bytes / MB)),
+          ms,
+        )
+      }/MB`,
+      `generator CPU ${
+        spread(results.map((r) => r.generatorCpuSeconds), seconds)
+      }`,
+      "",
+      count === 1000 ? "<= 1 ms/MB" : "",
+    );
+  }
+
+  for (const [count, runs] of [[1000, RUNS], [10_000, 1]] as const) {
+    console.error(`idle ${count}`);
+    const results = await repeat(`idle ${count}`, () => idle(count), runs);
+    row(
+      `roster idle N=${count}: server RSS per client (all got the final roster)`,
+      spread(results.map((r) => r.rssPerClient / 1024), unit(3, " KiB")),
+      `joined in ${spread(results.map((r) => r.seconds), seconds)}`,
+      "",
+      count === 10_000 ? "<= 10 KiB" : "",
+    );
+  }
+
+  console.error("churn 1000");
+  const churns = await repeat("churn", () => churn(1000, { cycles: 50 }));
+  row(
+    "roster churn N=1000, K=50: latency p50 / p99",
+    `${spread(churns.map((r) => latencyPercentiles(r)[0]), ms)} / ${
+      spread(churns.map((r) => latencyPercentiles(r)[1]), ms)
+    }`,
+    "generator floor ~20 ms (17-20 us per socket)",
+  );
+  row(
+    "roster churn N=1000: server CPU per event",
+    spread(churns.map((r) => r.serverCpuMsPerEvent), ms),
+    "",
+    spread(
+      churns.map((r) => r.serverCpuMsPerEvent / 1000 * 1000),
+      unit(3, " us/recipient"),
+    ),
+    "<= 2 ms",
+  );
+
+  console.error("stalled readers");
+  const plain = await repeat(
+    "200 readers",
+    () => churn(200, { durationMs: 5000 }),
+  );
+  const stalled = await repeat(
+    "200 readers + 10 stalled",
+    () => churn(200, { durationMs: 5000, stalled: 10 }),
+  );
+  const p99 = (r: Parameters<typeof latencyPercentiles>[0]) =>
+    latencyPercentiles(r)[1];
+  row(
+    "roster stalled: readers' churn p99 with 10 stalled clients",
+    spread(stalled.map(p99), ms),
+    `without stalled ${spread(plain.map(p99), ms)}`,
+    unit(2, "x")(median(stalled.map(p99)) / median(plain.map(p99))),
+    "<= 1.5x",
+  );
+  row(
+    "roster stalled: server RSS growth per stalled client over 5 s of churn",
+    spread(stalled.map((r) => r.rssGrowth / 10 / 1024 / 1024), unit(3, " MiB")),
+    `without stalled ${
+      spread(plain.map((r) => r.rssGrowth / 1024 / 1024), unit(3, " MiB"))
+    } total`,
+    "",
+    "<= 2 MiB",
+  );
+}
+
+async function queueFigures(): Promise<void> {
+  if (await hasH2load()) {
+    console.error(
+      "h2load is installed, but a client that closes its HTTP/2 connection " +
+        "crashes Deno 2.9.6's node:http2 (free(): invalid pointer), so the " +
+        "grpc-js generator is used",
+    );
+  } else {
+    console.error(
+      "h2load not found (Debian: apt-get install nghttp2-client); using the grpc-js generator",
+    );
+  }
+  const loads: [Workload, number, number][] = [
+    ["put+pop", 1, 2000],
+    ["put+pop", 64, 10_000],
+    ["size", 1, 2000],
+    ["size", 64, 10_000],
+  ];
+  for (const [workload, concurrency, calls] of loads) {
+    console.error(`queue ${workload} c=${concurrency}`);
+    const queue: LoadResult[] = [];
+    const noop: LoadResult[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      {
+        await using server = await startQueueServer(1_000_000);
+        queue.push(await grpcJsRun(server, workload, concurrency, calls));
+      }
+      {
+        await using server = await startNoopServer();
+        noop.push(await grpcJsRun(server, workload, concurrency, calls));
+      }
+    }
+    const rate = (r: LoadResult) => r.callsPerSecond;
+    row(
+      `queue ${workload} c=${concurrency}: calls/s (grpc-js generator)`,
+      spread(queue.map(rate), unit(3, "/s")),
+      `no-op grpc-js ${spread(noop.map(rate), unit(3, "/s"))}`,
+      unit(3, "")(100 * median(queue.map(rate)) / median(noop.map(rate))) + "%",
+      ">= 95%",
+    );
+    row(
+      `queue ${workload} c=${concurrency}: p50 latency; server CPU per call`,
+      `${spread(queue.map((r) => r.p50Ms), ms)}; ${
+        spread(queue.map((r) => r.serverCpuMicros), unit(3, " us"))
+      }`,
+      `no-op ${spread(noop.map((r) => r.p50Ms), ms)}; ${
+        spread(noop.map((r) => r.serverCpuMicros), unit(3, " us"))
+      }`,
+      "",
+      concurrency === 1 ? "p50 <= 1 ms" : "CPU <= 160 us (stretch)",
+    );
+  }
+
+  console.error("queue memory");
+  const items = 100_000;
+  const perItem = await repeat("memory", () => bytesPerItem(items), 1);
+  row(
+    `queue memory: server RSS per queued 16-byte item (${items} items)`,
+    spread(perItem, unit(3, " B")),
+    "Python ~91 B, Redis ~20 B",
+    "",
+    "<= 48 B",
+  );
+
+  console.error("client start-up");
+  await using server = await startQueueServer(10);
+  const startups = await repeat("start-up", () => clientStartupMs(server));
+  row("queue-client one-shot `size`: wall time", spread(startups, ms));
+}
+
+function table(): string {
+  const lines = [
+    "| figure | value: median (min-max) | reference, same run | ratio | target |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.figure} | ${r.value} | ${r.reference} | ${r.ratio} | ${r.target} |`
+    ),
+  ];
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  await rosterFigures();
+  await queueFigures();
+  const report = table();
+  console.log(report);
+  const header = [
+    "# Benchmark results",
+    "",
+    `Run ${started.toISOString()} with \`deno task bench\`: Deno ${Deno.version.deno}, ` +
+    `${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB. Servers ran as ` +
+    (Deno.env.get("BIN_DIR")
+      ? "compiled executables"
+      : "`deno run` with the build's permissions") +
+    ". Each figure is the median of the runs with min-max; idle N=10000 and memory ran once.",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(
+    new URL("./RESULTS.md", import.meta.url),
+    header + report + "\n",
+  );
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,165 @@
+/**
+ * The queue server's figures: unary throughput, latency and server CPU per
+ * call against the no-op grpc-js reference, memory per queued item, and the
+ * one-shot client's start-up time.
+ *
+ * @module
+ */
+import { parseHostPort } from "../lib/address.ts";
+import { QueueClient } from "../task1/queue_client.ts";
+import {
+  LineQueue,
+  processStats,
+  spawnProgram,
+  startServer,
+} from "../tests/harness.ts";
+import { percentile } from "./stats.ts";
+
+/** A queue server under test: its port and process id. */
+export interface TargetServer extends AsyncDisposable {
+  /** The port it listens on. */
+  port: number;
+  /** Its process id, for /proc. */
+  pid: number;
+}
+
+/** Starts the real queue server with capacity `size`. */
+export async function startQueueServer(size: number): Promise<TargetServer> {
+  const started = await startServer("queue-server", [
+    "0",
+    String(size),
+    "--host",
+    "127.0.0.1",
+    "--quiet",
+  ]);
+  return {
+    port: started.port,
+    pid: started.server.process.pid,
+    [Symbol.asyncDispose]: () => started[Symbol.asyncDispose](),
+  };
+}
+
+/** Starts the no-op reference server, with the queue server's permissions. */
+export async function startNoopServer(): Promise<TargetServer> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-env",
+      new URL("./noop_queue_server.ts", import.meta.url).pathname,
+      "0",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const first = await new LineQueue(process.stderr).next();
+  const port = Number(first?.match(/:(\d+)$/)?.[1]);
+  if (!port) throw new Error(`The no-op server said: ${first}`);
+  return {
+    port,
+    pid: process.pid,
+    [Symbol.asyncDispose]: async () => {
+      process.kill("SIGKILL");
+      await process.status;
+    },
+  };
+}
+
+/** What one load run measured. */
+export interface LoadResult {
+  /** Completed calls per second. */
+  callsPerSecond: number;
+  /** Server CPU time per call, in microseconds. */
+  serverCpuMicros: number;
+  /** Median latency, in milliseconds, when the generator records it. */
+  p50Ms: number;
+  /** Which load generator produced the figure. */
+  generator: "grpc-js";
+}
+
+/** The RPCs a load run calls, in turn. */
+export type Workload = "put+pop" | "size";
+
+/** Whether h2load (Debian's nghttp2-client) is on PATH. */
+export async function hasH2load(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("h2load", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Drives `server` with grpc-js clients in this process: `calls` calls at
+ * `concurrency` in flight, recording each call's latency.
+ */
+export async function grpcJsRun(
+  server: TargetServer,
+  workload: Workload,
+  concurrency: number,
+  calls: number,
+): Promise<LoadResult> {
+  using client = new QueueClient(parseHostPort(`127.0.0.1:${server.port}`));
+  await client.size();
+  const latencies: number[] = [];
+  let next = 0;
+  const before = await processStats(server.pid);
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < calls) {
+        const call = next++;
+        const at = performance.now();
+        if (workload === "size") await client.size();
+        else if (call % 2 === 0) await client.put("0123456789abcdef");
+        else await client.pop();
+        latencies.push(performance.now() - at);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const after = await processStats(server.pid);
+  return {
+    callsPerSecond: calls / seconds,
+    serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / calls,
+    p50Ms: percentile(latencies, 50),
+    generator: "grpc-js",
+  };
+}
+
+/** Server RSS per queued item after `items` Puts of 16-byte items, in bytes. */
+export async function bytesPerItem(items: number): Promise<number> {
+  await using server = await startQueueServer(items);
+  const before = await processStats(server.pid);
+  await grpcJsPuts(server, items);
+  const after = await processStats(server.pid);
+  return (after.rssBytes - before.rssBytes) / items;
+}
+
+async function grpcJsPuts(server: TargetServer, items: number): Promise<void> {
+  using client = new QueueClient(parseHostPort(`127.0.0.1:${server.port}`));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next++ < items) await client.put("0123456789abcdef");
+    }),
+  );
+}
+
+/** Wall time of one one-shot `queue-client ADDR size`, in milliseconds. */
+export async function clientStartupMs(server: TargetServer): Promise<number> {
+  const start = performance.now();
+  await using client = spawnProgram("queue-client", [
+    `127.0.0.1:${server.port}`,
+    "size",
+  ]);
+  const { code } = await client.exit();
+  if (code !== 0) throw new Error(`queue-client exited ${code}`);
+  return performance.now() - start;
+}

@@ -1,0 +1,205 @@
+/**
+ * The roster server's figures: storm, idle, churn and stalled readers, each
+ * against the real server started as the tests start it.
+ *
+ * @module
+ */
+import { cpuUsage } from "node:process";
+import { processStats, startServer, within } from "../tests/harness.ts";
+import { rosterLineLength, RosterLoad } from "./roster_load.ts";
+import { percentile } from "./stats.ts";
+
+/** What one storm run measured. */
+export interface StormResult {
+  /** Wall time until every client's newest line was the full roster. */
+  seconds: number;
+  /** Bytes the clients received. */
+  bytes: number;
+  /** Server CPU time, in seconds. */
+  serverCpuSeconds: number;
+  /** The load generator's own CPU time, in seconds. */
+  generatorCpuSeconds: number;
+}
+
+/** Bounds every phase of a figure, so a stuck run fails instead of hanging. */
+const PHASE_LIMIT_MS = 60_000;
+
+function startRosterServer() {
+  return startServer("roster-server", ["0", "--host", "127.0.0.1", "--quiet"]);
+}
+
+function namesFor(count: number, prefix = "client"): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+}
+
+function generatorCpuSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = cpuUsage(start);
+  return (user + system) / 1e6;
+}
+
+/**
+ * Storm: `count` clients connect one after another as fast as they can; the
+ * run ends when every client's newest line is the full roster of all.
+ */
+export async function storm(count: number): Promise<StormResult> {
+  await using started = await startRosterServer();
+  await using load = new RosterLoad(started.port);
+  const { pid } = started.server.process;
+  const names = namesFor(count);
+  const before = await processStats(pid);
+  const cpuStart = cpuUsage();
+  const allFull = load.expect(rosterLineLength(names));
+  const start = performance.now();
+  for (const name of names) await load.join(name);
+  const end = await within(allFull, `storm of ${count}`, PHASE_LIMIT_MS);
+  const generatorCpuSeconds = generatorCpuSince(cpuStart);
+  const after = await processStats(pid);
+  return {
+    seconds: (end - start) / 1000,
+    bytes: load.bytes,
+    serverCpuSeconds: after.cpuSeconds - before.cpuSeconds,
+    generatorCpuSeconds,
+  };
+}
+
+/** What one idle run measured. */
+export interface IdleResult {
+  /** Server RSS growth per connected client, in bytes. */
+  rssPerClient: number;
+  /** Seconds until all had joined and held the final roster. */
+  seconds: number;
+}
+
+/**
+ * Idle: `count` clients join and hold the final roster; measures the server's
+ * RSS per connected client.
+ */
+export async function idle(count: number): Promise<IdleResult> {
+  await using started = await startRosterServer();
+  await using load = new RosterLoad(started.port);
+  const { pid } = started.server.process;
+  const names = namesFor(count);
+  const before = await processStats(pid);
+  const allFull = load.expect(rosterLineLength(names));
+  const start = performance.now();
+  for (const name of names) await load.join(name);
+  const end = await within(allFull, `${count} idle clients`, PHASE_LIMIT_MS);
+  const after = await processStats(pid);
+  return {
+    rssPerClient: (after.rssBytes - before.rssBytes) / count,
+    seconds: (end - start) / 1000,
+  };
+}
+
+/** What one churn run measured. */
+export interface ChurnResult {
+  /** Latency from each event until every reader had its roster, in ms. */
+  latenciesMs: number[];
+  /** Server CPU time per event, in milliseconds. */
+  serverCpuMsPerEvent: number;
+  /** Server RSS growth over the churn, in bytes. */
+  rssGrowth: number;
+}
+
+/** Options of {@linkcode churn}. */
+export interface ChurnOptions {
+  /** Joined clients that never read. @default {0} */
+  stalled?: number;
+  /** Join+leave cycles at most. @default {Infinity} */
+  cycles?: number;
+  /** How long to churn at most, in milliseconds. @default {Infinity} */
+  durationMs?: number;
+}
+
+/**
+ * Churn: with `readers` clients connected (plus any stalled ones), one more
+ * client joins then leaves repeatedly; measures, per event, the time until
+ * every reader has the new roster.
+ */
+export async function churn(
+  readers: number,
+  options: ChurnOptions = {},
+): Promise<ChurnResult> {
+  const { stalled = 0, cycles = Infinity, durationMs = Infinity } = options;
+  await using started = await startRosterServer();
+  await using load = new RosterLoad(started.port);
+  const { pid } = started.server.process;
+  const readerNames = namesFor(readers, "reader");
+  const stalledNames = namesFor(stalled, "stalled");
+  const base = [...readerNames, ...stalledNames];
+  const baseLength = rosterLineLength(base);
+  const churnName = "churner";
+  const joinedLength = rosterLineLength([...base, churnName]);
+
+  const settled = load.expect(baseLength);
+  for (const name of stalledNames) await load.join(name, false);
+  for (const name of readerNames) await load.join(name);
+  await within(settled, `${readers} readers to join`, PHASE_LIMIT_MS);
+
+  const before = await processStats(pid);
+  const latenciesMs: number[] = [];
+  const deadline = performance.now() + durationMs;
+  for (let i = 0; i < cycles && performance.now() < deadline; i++) {
+    const joined = load.expect(joinedLength);
+    const joinAt = performance.now();
+    const churner = await load.join(churnName, false);
+    latenciesMs.push(await within(joined, "a join", PHASE_LIMIT_MS) - joinAt);
+    const left = load.expect(baseLength);
+    const leaveAt = performance.now();
+    load.leave(churner);
+    latenciesMs.push(await within(left, "a leave", PHASE_LIMIT_MS) - leaveAt);
+  }
+  const after = await processStats(pid);
+  return {
+    latenciesMs,
+    serverCpuMsPerEvent: (after.cpuSeconds - before.cpuSeconds) * 1000 /
+      latenciesMs.length,
+    rssGrowth: after.rssBytes - before.rssBytes,
+  };
+}
+
+/** The p50 and p99 of churn latencies, in milliseconds. */
+export function latencyPercentiles(result: ChurnResult): [number, number] {
+  return [
+    percentile(result.latenciesMs, 50),
+    percentile(result.latenciesMs, 99),
+  ];
+}
+
+/**
+ * The loopback reference: bytes per second that one sender streaming a
+ * reused 64 KiB buffer gets to one receiver over 127.0.0.1 in `ms`.
+ */
+export async function loopbackBytesPerSecond(ms = 2000): Promise<number> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const receiving = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(64 * 1024);
+    let bytes = 0;
+    try {
+      for (
+        let n = await conn.read(buffer);
+        n !== null;
+        n = await conn.read(buffer)
+      ) {
+        bytes += n;
+      }
+    } finally {
+      conn.close();
+    }
+    return bytes;
+  })();
+  const sender = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./loopback_sender.ts", import.meta.url).pathname,
+      String(listener.addr.port),
+      String(ms),
+    ],
+    stdout: "null",
+  }).spawn();
+  const bytes = await within(receiving, "the loopback reference", ms + 30_000);
+  await sender.status;
+  return bytes / (ms / 1000);
+}
