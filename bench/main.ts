@@ -7,20 +7,22 @@
  */
 import { cpus, totalmem } from "node:os";
 import {
-  bytesPerItem,
   clientStartupMs,
   grpcJsRun,
   hasH2load,
   type LoadResult,
+  memoryPerItem,
   startNoopServer,
   startQueueServer,
   type Workload,
 } from "./queue_bench.ts";
 import {
   churn,
+  fanoutFloorMicros,
   idle,
   latencyPercentiles,
   loopbackBytesPerSecond,
+  silentConnectionBytes,
   storm,
 } from "./roster_bench.ts";
 import { median, spread, unit } from "./stats.ts";
@@ -96,14 +98,21 @@ async function rosterFigures(): Promise<void> {
     );
   }
 
+  console.error("silent connections");
+  const silent = await repeat("1000 silent", () => silentConnectionBytes(1000));
+  const silentKiB = spread(silent.map((r) => r / 1024), unit(3, " KiB"));
   for (const [count, runs] of [[1000, RUNS], [10_000, 1]] as const) {
     console.error(`idle ${count}`);
     const results = await repeat(`idle ${count}`, () => idle(count), runs);
     row(
-      `roster idle N=${count}: server RSS per client (all got the final roster)`,
+      `roster idle N=${count}: server RSS per client (all got the final roster; joined in ${
+        spread(results.map((r) => r.seconds), seconds)
+      })`,
       spread(results.map((r) => r.rssPerClient / 1024), unit(3, " KiB")),
-      `joined in ${spread(results.map((r) => r.seconds), seconds)}`,
-      "",
+      `connections that never send a name: ${silentKiB} each`,
+      unit(2, "x")(
+        median(results.map((r) => r.rssPerClient)) / median(silent),
+      ),
       count === 10_000 ? "<= 10 KiB" : "",
     );
   }
@@ -117,14 +126,19 @@ async function rosterFigures(): Promise<void> {
     }`,
     "generator floor ~20 ms (17-20 us per socket)",
   );
+  // The churn lines carry 1000 names of 9-10 bytes: about 10 KB each.
+  const floor = await repeat(
+    "fan-out floor",
+    () => fanoutFloorMicros(1000, 10_000, 50),
+  );
+  const perRecipient = churns.map((r) => r.serverCpuMsPerEvent);
   row(
-    "roster churn N=1000: server CPU per event",
-    spread(churns.map((r) => r.serverCpuMsPerEvent), ms),
-    "",
-    spread(
-      churns.map((r) => r.serverCpuMsPerEvent / 1000 * 1000),
-      unit(3, " us/recipient"),
-    ),
+    "roster churn N=1000: server CPU per event (= us per recipient)",
+    spread(perRecipient, ms),
+    `bare Deno writing one line to each of 1000 sockets: ${
+      spread(floor, unit(3, " us"))
+    } per recipient`,
+    unit(2, "x")(median(perRecipient) * 1000 / median(floor)),
     "<= 2 ms",
   );
 
@@ -211,12 +225,14 @@ async function queueFigures(): Promise<void> {
   }
 
   console.error("queue memory");
-  const items = 100_000;
-  const perItem = await repeat("memory", () => bytesPerItem(items), 1);
+  const items = 200_000;
+  const [memory] = await repeat("memory", () => memoryPerItem(items), 1);
   row(
-    `queue memory: server RSS per queued 16-byte item (${items} items)`,
-    spread(perItem, unit(3, " B")),
-    "Python ~91 B, Redis ~20 B",
+    `queue memory: server RSS per queued 16-byte item (${items} Puts, less the same number of Size calls)`,
+    unit(3, " B")(memory!.perPut - memory!.perSize),
+    `RSS growth per Put ${unit(3, " B")(memory!.perPut)}, per Size ${
+      unit(3, " B")(memory!.perSize)
+    }; Python ~91 B, Redis ~20 B`,
     "",
     "<= 48 B",
   );
@@ -253,7 +269,7 @@ async function main(): Promise<void> {
     (Deno.env.get("BIN_DIR")
       ? "compiled executables"
       : "`deno run` with the build's permissions") +
-    ". Each figure is the median of the runs with min-max; idle N=10000 and memory ran once.",
+    ". Each figure is the median of 3 runs with min-max; idle N=10000 and queue memory ran once.",
     "",
   ].join("\n");
   await Deno.writeTextFile(

@@ -133,21 +133,44 @@ export async function grpcJsRun(
   };
 }
 
-/** Server RSS per queued item after `items` Puts of 16-byte items, in bytes. */
-export async function bytesPerItem(items: number): Promise<number> {
-  await using server = await startQueueServer(items);
-  const before = await processStats(server.pid);
-  await grpcJsPuts(server, items);
-  const after = await processStats(server.pid);
-  return (after.rssBytes - before.rssBytes) / items;
+/** What the memory figure measured. */
+export interface MemoryResult {
+  /** Server RSS growth per Put, in bytes. */
+  perPut: number;
+  /** Server RSS growth per Size call (the same traffic storing nothing). */
+  perSize: number;
 }
 
-async function grpcJsPuts(server: TargetServer, items: number): Promise<void> {
+/**
+ * Server RSS growth per call after `items` Puts of 16-byte items, and on a
+ * fresh server after as many Size calls, which cost the same RPC garbage but
+ * store nothing: the difference is what an item costs.
+ */
+export async function memoryPerItem(items: number): Promise<MemoryResult> {
+  const growth = async (workload: Workload) => {
+    await using server = await startQueueServer(items);
+    const before = await processStats(server.pid);
+    await fill(server, workload, items);
+    const after = await processStats(server.pid);
+    return (after.rssBytes - before.rssBytes) / items;
+  };
+  return { perPut: await growth("put+pop"), perSize: await growth("size") };
+}
+
+/** Makes `calls` Put calls (for "put+pop") or Size calls, 64 in flight. */
+async function fill(
+  server: TargetServer,
+  workload: Workload,
+  calls: number,
+): Promise<void> {
   using client = new QueueClient(parseHostPort(`127.0.0.1:${server.port}`));
   let next = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
-      while (next++ < items) await client.put("0123456789abcdef");
+      while (next++ < calls) {
+        if (workload === "size") await client.size();
+        else await client.put("0123456789abcdef");
+      }
     }),
   );
 }

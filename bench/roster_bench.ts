@@ -5,7 +5,12 @@
  * @module
  */
 import { cpuUsage } from "node:process";
-import { processStats, startServer, within } from "../tests/harness.ts";
+import {
+  LineQueue,
+  processStats,
+  startServer,
+  within,
+} from "../tests/harness.ts";
 import { rosterLineLength, RosterLoad } from "./roster_load.ts";
 import { percentile } from "./stats.ts";
 
@@ -89,6 +94,36 @@ export async function idle(count: number): Promise<IdleResult> {
     rssPerClient: (after.rssBytes - before.rssBytes) / count,
     seconds: (end - start) / 1000,
   };
+}
+
+/**
+ * The idle figure's reference: server RSS per connection, in bytes, for
+ * `count` connections that never send a name, so no roster traffic at all.
+ */
+export async function silentConnectionBytes(count: number): Promise<number> {
+  await using started = await startServer("roster-server", [
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--quiet",
+    "--handshake-timeout",
+    "600",
+  ]);
+  const { pid } = started.server.process;
+  const before = await processStats(pid);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      conns.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: started.port }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await processStats(pid);
+    return (after.rssBytes - before.rssBytes) / count;
+  } finally {
+    for (const conn of conns) conn.close();
+  }
 }
 
 /** What one churn run measured. */
@@ -202,4 +237,46 @@ export async function loopbackBytesPerSecond(ms = 2000): Promise<number> {
   const bytes = await within(receiving, "the loopback reference", ms + 30_000);
   await sender.status;
   return bytes / (ms / 1000);
+}
+
+/**
+ * The fan-out floor: server CPU per recipient, in microseconds, of a bare
+ * Deno process writing one `length`-byte line to each of `count` sockets
+ * read by the same load generator, `rounds` times.
+ */
+export async function fanoutFloorMicros(
+  count: number,
+  length: number,
+  rounds: number,
+): Promise<number> {
+  const writer = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./fanout_writer.ts", import.meta.url).pathname,
+      String(count),
+      String(length),
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stdin = writer.stdin.getWriter();
+  try {
+    const first = await new LineQueue(writer.stderr).next();
+    const port = Number(first?.match(/:(\d+)$/)?.[1]);
+    await using load = new RosterLoad(port);
+    for (let i = 0; i < count; i++) await load.join("");
+    const before = await processStats(writer.pid);
+    for (let i = 0; i < rounds; i++) {
+      const received = load.expect(length - 1);
+      await stdin.write(new TextEncoder().encode("go\n"));
+      await within(received, "a fan-out round", PHASE_LIMIT_MS);
+    }
+    const after = await processStats(writer.pid);
+    return (after.cpuSeconds - before.cpuSeconds) * 1e6 / (count * rounds);
+  } finally {
+    writer.kill("SIGKILL");
+    await writer.status;
+  }
 }

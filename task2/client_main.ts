@@ -60,7 +60,7 @@ async function main(
     conn = await connectRoster(address, name, { signal });
   } catch (error: unknown) {
     if (signal.aborted) return 0;
-    console.error(`error: cannot connect to ${where}: ${describe(error)}`);
+    console.error(`error: Cannot connect to "${where}": ${describe(error)}`);
     return 1;
   }
   const close = () => {
@@ -79,10 +79,12 @@ async function main(
       }
       console.log(line);
     }
-    console.error(`error: the server at ${where} closed the connection`);
+    console.error(`error: Server "${where}" closed the connection`);
   } catch (error: unknown) {
     if (signal.aborted) return 0;
-    console.error(`error: lost the connection to ${where}: ${describe(error)}`);
+    console.error(
+      `error: Lost the connection to "${where}": ${describe(error)}`,
+    );
   } finally {
     signal.removeEventListener("abort", close);
     close();

@@ -46,7 +46,7 @@ export interface RosterServerOptions {
    * The most unsent bytes kept for one client; past it, only its newest
    * roster line is kept.
    *
-   * @default {262144}
+   * @default {65536}
    */
   maxPendingBytes?: number;
   /** Called after every join and leave, for logging. */
@@ -107,28 +107,35 @@ class Session {
     this.#outbound = new OutboundLines(maxPendingBytes);
   }
 
-  /** Queues `line` and starts writing unless a write is already under way. */
+  /**
+   * Writes `line` now if the socket is idle, or queues it behind the write
+   * under way; the bounded queue keeps a stalled client from growing memory.
+   */
   send(line: Uint8Array): void {
-    this.#outbound.push(line);
-    if (!this.#writing) this.#flush();
+    if (this.#writing) this.#outbound.push(line);
+    else this.#write(line);
   }
 
-  async #flush(): Promise<void> {
+  /**
+   * Writes `data`, then whatever queued meanwhile, chaining promises rather
+   * than awaiting in a loop: this runs once per client per roster change.
+   */
+  #write(data: Uint8Array): void {
     this.#writing = true;
-    try {
-      for (
-        let chunk = this.#outbound.take();
-        chunk;
-        chunk = this.#outbound.take()
-      ) {
-        await writeAll(this.#conn, chunk);
-      }
-    } catch {
-      // The peer is gone; its reader sees the error and makes it leave.
-      closeQuietly(this.#conn);
-    } finally {
-      this.#writing = false;
-    }
+    this.#conn.write(data).then(
+      (written) => {
+        const next = written < data.length
+          ? data.subarray(written)
+          : this.#outbound.take();
+        if (next) this.#write(next);
+        else this.#writing = false;
+      },
+      () => {
+        // The peer is gone; its reader sees the error and makes it leave.
+        this.#writing = false;
+        closeQuietly(this.#conn);
+      },
+    );
   }
 }
 
@@ -148,7 +155,7 @@ class RosterServer {
   constructor(options: RosterServerOptions) {
     this.#maxClients = options.maxClients ?? 10_000;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-    this.#maxPendingBytes = options.maxPendingBytes ?? 256 * 1024;
+    this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
   }
 

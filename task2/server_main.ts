@@ -39,6 +39,22 @@ function logChange({ kind, name, online }: RosterChange): void {
   console.error(`${kind === "join" ? "+" : "-"} ${name} (${online} online)`);
 }
 
+/** Listens on `host`:`port`, explaining in one line why it cannot. */
+function listen(host: string, port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: host, port });
+  } catch (error: unknown) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(
+      `Cannot listen on "${formatHostPort(host, port)}": ${reason}`,
+    );
+  }
+}
+
 async function main(
   args: string[],
   { signal }: ProgramContext,
@@ -64,20 +80,7 @@ async function main(
     parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout");
   const { host } = values;
 
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname: host, port });
-  } catch (error: unknown) {
-    const reason = error instanceof Deno.errors.AddrInUse
-      ? "address already in use"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    console.error(
-      `error: cannot listen on ${formatHostPort(host, port)}: ${reason}`,
-    );
-    return 1;
-  }
+  const listener = listen(host, port);
   const { hostname, port: boundPort } = listener.addr;
   console.error(
     `roster-server listening on ${formatHostPort(hostname, boundPort)}`,

@@ -215,7 +215,7 @@ Deno.test("roster server closes every client and exits 0 on SIGINT", async () =>
   assert.equal((await greg.exit()).code, 1);
   assert.match(
     (await greg.stderr.rest()).join("\n"),
-    /^error: the server at .* closed the connection$/,
+    /^error: Server ".*" closed the connection$/,
   );
 });
 
@@ -245,7 +245,7 @@ Deno.test("roster client against a closed port says which address failed and exi
   assert.match(
     stderr[0]!,
     new RegExp(
-      `^error: cannot connect to 127\\.0\\.0\\.1:${port}: .*refused`,
+      `^error: Cannot connect to "127\\.0\\.0\\.1:${port}": .*refused`,
       "i",
     ),
   );
@@ -260,7 +260,7 @@ Deno.test("roster server reports a port in use in one line and exits 1", async (
   ]);
   assert.equal((await second.exit()).code, 1);
   assert.deepEqual(await second.stderr.rest(), [
-    `error: cannot listen on 127.0.0.1:${started.port}: address already in use`,
+    `error: Cannot listen on "127.0.0.1:${started.port}": address already in use`,
   ]);
 });
 
