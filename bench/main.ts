@@ -9,11 +9,13 @@ import { cpus, totalmem } from "node:os";
 import {
   clientStartupMs,
   grpcJsRun,
+  h2loadRun,
   hasH2load,
   type LoadResult,
   memoryPerItem,
   startNoopServer,
   startQueueServer,
+  type TargetServer,
   type Workload,
 } from "./queue_bench.ts";
 import {
@@ -172,22 +174,20 @@ async function rosterFigures(): Promise<void> {
 }
 
 async function queueFigures(): Promise<void> {
-  if (await hasH2load()) {
+  const useH2load = await hasH2load();
+  if (!useH2load) {
     console.error(
-      "h2load is installed, but a client that closes its HTTP/2 connection " +
-        "crashes Deno 2.9.6's node:http2 (free(): invalid pointer), so the " +
-        "grpc-js generator is used",
-    );
-  } else {
-    console.error(
-      "h2load not found (Debian: apt-get install nghttp2-client); using the grpc-js generator",
+      "h2load not found (Debian: apt-get install nghttp2-client); " +
+        "falling back to the grpc-js generator, which saturates first",
     );
   }
+  const generator = useH2load ? "h2load" : "grpc-js";
+  const drive = useH2load ? h2loadRun : grpcJsRun;
   const loads: [Workload, number, number][] = [
-    ["put+pop", 1, 2000],
-    ["put+pop", 64, 10_000],
-    ["size", 1, 2000],
-    ["size", 64, 10_000],
+    ["put+pop", 1, useH2load ? 5000 : 2000],
+    ["put+pop", 64, useH2load ? 40_000 : 10_000],
+    ["size", 1, useH2load ? 5000 : 2000],
+    ["size", 64, useH2load ? 40_000 : 10_000],
   ];
   for (const [workload, concurrency, calls] of loads) {
     console.error(`queue ${workload} c=${concurrency}`);
@@ -196,39 +196,57 @@ async function queueFigures(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       {
         await using server = await startQueueServer(1_000_000);
-        queue.push(await grpcJsRun(server, workload, concurrency, calls));
+        queue.push(await drive(server, workload, concurrency, calls));
       }
       {
         await using server = await startNoopServer();
-        noop.push(await grpcJsRun(server, workload, concurrency, calls));
+        noop.push(await drive(server, workload, concurrency, calls));
       }
     }
     const rate = (r: LoadResult) => r.callsPerSecond;
+    const cpu = (r: LoadResult) => r.serverCpuMicros;
     row(
-      `queue ${workload} c=${concurrency}: calls/s (grpc-js generator)`,
+      `queue ${workload} c=${concurrency}: calls/s (${generator}, ${calls} calls)`,
       spread(queue.map(rate), unit(3, "/s")),
-      `no-op grpc-js ${spread(noop.map(rate), unit(3, "/s"))}`,
-      unit(3, "")(100 * median(queue.map(rate)) / median(noop.map(rate))) + "%",
+      `no-op grpc-js server ${spread(noop.map(rate), unit(3, "/s"))}`,
+      unit(3, "%")(100 * median(queue.map(rate)) / median(noop.map(rate))),
       ">= 95%",
     );
     row(
-      `queue ${workload} c=${concurrency}: p50 latency; server CPU per call`,
-      `${spread(queue.map((r) => r.p50Ms), ms)}; ${
-        spread(queue.map((r) => r.serverCpuMicros), unit(3, " us"))
-      }`,
-      `no-op ${spread(noop.map((r) => r.p50Ms), ms)}; ${
-        spread(noop.map((r) => r.serverCpuMicros), unit(3, " us"))
-      }`,
-      "",
-      concurrency === 1 ? "p50 <= 1 ms" : "CPU <= 160 us (stretch)",
+      `queue ${workload} c=${concurrency}: server CPU per call (${generator})`,
+      spread(queue.map(cpu), unit(3, " us")),
+      `no-op ${spread(noop.map(cpu), unit(3, " us"))}`,
+      unit(3, "x")(median(queue.map(cpu)) / median(noop.map(cpu))),
+      concurrency === 64 ? "<= 160 us (stretch)" : "",
+    );
+  }
+
+  console.error("queue latency");
+  for (const workload of ["put+pop", "size"] as const) {
+    const p50 = async (start: () => Promise<TargetServer>) => {
+      await using server = await start();
+      return (await grpcJsRun(server, workload, 1, 2000)).p50Ms ?? NaN;
+    };
+    const queue = await repeat("queue", () => p50(() => startQueueServer(10)));
+    const noop = await repeat("no-op", () => p50(startNoopServer));
+    row(
+      `queue ${workload} c=1: p50 latency (grpc-js client, 2000 calls)`,
+      spread(queue, ms),
+      `no-op ${spread(noop, ms)}`,
+      unit(3, "x")(median(queue) / median(noop)),
+      "<= 1 ms",
     );
   }
 
   console.error("queue memory");
-  const items = 200_000;
-  const [memory] = await repeat("memory", () => memoryPerItem(items), 1);
+  const items = useH2load ? 1_000_000 : 100_000;
+  const [memory] = await repeat(
+    "memory",
+    () => memoryPerItem(items, useH2load),
+    1,
+  );
   row(
-    `queue memory: server RSS per queued 16-byte item (${items} Puts, less the same number of Size calls)`,
+    `queue memory: server RSS per queued 16-byte item (${items} Puts, less as many Size calls; ${generator})`,
     unit(3, " B")(memory!.perPut - memory!.perSize),
     `RSS growth per Put ${unit(3, " B")(memory!.perPut)}, per Size ${
       unit(3, " B")(memory!.perSize)

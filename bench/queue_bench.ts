@@ -12,6 +12,7 @@ import {
   processStats,
   spawnProgram,
   startServer,
+  within,
 } from "../tests/harness.ts";
 import { percentile } from "./stats.ts";
 
@@ -73,9 +74,9 @@ export interface LoadResult {
   /** Server CPU time per call, in microseconds. */
   serverCpuMicros: number;
   /** Median latency, in milliseconds, when the generator records it. */
-  p50Ms: number;
+  p50Ms?: number;
   /** Which load generator produced the figure. */
-  generator: "grpc-js";
+  generator: "h2load" | "grpc-js";
 }
 
 /** The RPCs a load run calls, in turn. */
@@ -93,6 +94,79 @@ export async function hasH2load(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The gRPC frame of a PutRequest with a 16-byte item. */
+function putFrame(): Uint8Array {
+  const item = new TextEncoder().encode("0123456789abcdef");
+  const message = new Uint8Array([0x0a, item.length, ...item]);
+  const frame = new Uint8Array(5 + message.length);
+  new DataView(frame.buffer).setUint32(1, message.length);
+  frame.set(message, 5);
+  return frame;
+}
+
+/**
+ * Runs h2load against `server`: `calls` gRPC calls at `concurrency` streams
+ * over up to 8 connections, alternating Put and Pop or Size only. Pop gets
+ * Put's body too: protobuf skips the field PopRequest does not have.
+ */
+async function h2load(
+  server: TargetServer,
+  workload: Workload | "put",
+  concurrency: number,
+  calls: number,
+): Promise<number> {
+  const body = await Deno.makeTempFile({ suffix: ".grpc" });
+  try {
+    await Deno.writeFile(
+      body,
+      workload === "size" ? new Uint8Array(5) : putFrame(),
+    );
+    const connections = Math.min(8, concurrency);
+    const base = `http://127.0.0.1:${server.port}/queue.v1.QueueService/`;
+    const uris =
+      { "size": ["Size"], "put": ["Put"], "put+pop": ["Put", "Pop"] }[workload];
+    const { stdout, success } = await within(
+      new Deno.Command("h2load", {
+        args: [
+          ...["-n", String(calls), "-c", String(connections)],
+          ...["-m", String(Math.ceil(concurrency / connections)), "-d", body],
+          ...["-H", "content-type: application/grpc", "-H", "te: trailers"],
+          ...uris.map((method) => base + method),
+        ],
+        stderr: "null",
+      }).output(),
+      "h2load",
+      600_000,
+    );
+    const text = new TextDecoder().decode(stdout);
+    const rate = Number(text.match(/, ([\d.]+) req\/s/)?.[1]);
+    const succeeded = Number(text.match(/(\d+) succeeded/)?.[1]);
+    if (!success || !rate || succeeded !== calls) {
+      throw new Error(`h2load failed: ${text.slice(-400)}`);
+    }
+    return rate;
+  } finally {
+    await Deno.remove(body);
+  }
+}
+
+/** Drives `server` with h2load and measures its CPU time per call. */
+export async function h2loadRun(
+  server: TargetServer,
+  workload: Workload,
+  concurrency: number,
+  calls: number,
+): Promise<LoadResult> {
+  const before = await processStats(server.pid);
+  const callsPerSecond = await h2load(server, workload, concurrency, calls);
+  const after = await processStats(server.pid);
+  return {
+    callsPerSecond,
+    serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / calls,
+    generator: "h2load",
+  };
 }
 
 /**
@@ -146,21 +220,25 @@ export interface MemoryResult {
  * fresh server after as many Size calls, which cost the same RPC garbage but
  * store nothing: the difference is what an item costs.
  */
-export async function memoryPerItem(items: number): Promise<MemoryResult> {
-  const growth = async (workload: Workload) => {
+export async function memoryPerItem(
+  items: number,
+  useH2load: boolean,
+): Promise<MemoryResult> {
+  const growth = async (workload: "put" | "size") => {
     await using server = await startQueueServer(items);
     const before = await processStats(server.pid);
-    await fill(server, workload, items);
+    if (useH2load) await h2load(server, workload, 64, items);
+    else await fill(server, workload, items);
     const after = await processStats(server.pid);
     return (after.rssBytes - before.rssBytes) / items;
   };
-  return { perPut: await growth("put+pop"), perSize: await growth("size") };
+  return { perPut: await growth("put"), perSize: await growth("size") };
 }
 
 /** Makes `calls` Put calls (for "put+pop") or Size calls, 64 in flight. */
 async function fill(
   server: TargetServer,
-  workload: Workload,
+  workload: "put" | "size",
   calls: number,
 ): Promise<void> {
   using client = new QueueClient(parseHostPort(`127.0.0.1:${server.port}`));

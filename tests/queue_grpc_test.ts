@@ -230,3 +230,24 @@ Deno.test("queue-server answers server reflection (v1) with the queue service an
     client.close();
   }
 });
+
+Deno.test("queue-server survives clients that make hundreds of calls and then close their connections", async () => {
+  // Deno 2.9.4 to 2.9.6 abort in nghttp2 ("find_stream_on_goaway_func" or
+  // "free(): invalid pointer") when a client that has opened about 100
+  // streams closes its connection; this is why the project pins Deno 2.9.3.
+  await using started = await startQueueServer(10);
+  for (let round = 0; round < 5; round++) {
+    const client = clientOf(started.port);
+    for (let i = 0; i < 300; i++) await client.size();
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const client = clientOf(started.port);
+  try {
+    assert.equal(await client.size(), 0, "the server still answers");
+  } finally {
+    client.close();
+  }
+  started.server.kill("SIGTERM");
+  assert.equal((await started.server.exit()).code, 0);
+});
