@@ -309,3 +309,51 @@ export async function processStats(pid: number): Promise<ProcessStats> {
   }
   return { rssBytes: kib * 1024, cpuSeconds: ticks / CLOCK_TICKS };
 }
+
+/** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
+export function deadPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never says a word,
+ * standing in for a server that hangs; dispose it to close everything.
+ */
+export class SilentServer implements AsyncDisposable {
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #held: Deno.Conn[] = [];
+  readonly #accepting = (async () => {
+    try {
+      for await (const conn of this.#listener) this.#held.push(conn);
+    } catch {
+      // The listener was closed.
+    }
+  })();
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Resolves once a client has connected; rejects after the usual bound. */
+  connected(): Promise<void> {
+    return within(
+      (async () => {
+        while (this.#held.length === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      "a client to connect",
+    );
+  }
+
+  /** Closes the listener and every connection it accepted. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#listener.close();
+    for (const conn of this.#held) conn.close();
+    await this.#accepting;
+  }
+}

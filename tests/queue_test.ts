@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import {
+  deadPort,
+  SilentServer,
   spawnProgram,
   type StartedServer,
   startServer,
-  within,
 } from "./harness.ts";
 
 function startQueueServer(
@@ -39,14 +40,6 @@ async function runClient(args: string[], input?: string) {
     client.exit(),
   ]);
   return { stdout, stderr, code: status.code };
-}
-
-/** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
-function deadPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** The seed's example session (size 3): each line typed and its answer. */
@@ -228,72 +221,36 @@ Deno.test("queue-client reports a dead server as an UNAVAILABLE error line: the 
 });
 
 Deno.test("queue-client gives up on a server that never answers after --timeout with a DEADLINE_EXCEEDED error line", async () => {
-  // A TCP listener that accepts connections and never says a word.
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) held.push(conn);
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  try {
-    const address = `127.0.0.1:${listener.addr.port}`;
-    const started = Date.now();
-    const oneShot = await runClient([address, "size", "--timeout", "0.5"]);
-    assert.equal(oneShot.code, 1);
-    assert.deepEqual(oneShot.stderr, [
-      `error: DEADLINE_EXCEEDED: No answer from "${address}" within 0.5 s`,
-    ]);
-    assert.ok(Date.now() - started < 10_000, "gave up in reasonable time");
+  await using silent = new SilentServer();
+  const address = `127.0.0.1:${silent.port}`;
+  const started = Date.now();
+  const oneShot = await runClient([address, "size", "--timeout", "0.5"]);
+  assert.equal(oneShot.code, 1);
+  assert.deepEqual(oneShot.stderr, [
+    `error: DEADLINE_EXCEEDED: No answer from "${address}" within 0.5 s`,
+  ]);
+  assert.ok(Date.now() - started < 10_000, "gave up in reasonable time");
 
-    const repl = await runClient([address, "--timeout", "0.5"], "size\nhelp\n");
-    assert.equal(repl.code, 0);
-    assert.equal(repl.stdout.length, 1);
-    assert.match(repl.stderr[0]!, /^error: DEADLINE_EXCEEDED: /);
-  } finally {
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting;
-  }
+  const repl = await runClient([address, "--timeout", "0.5"], "size\nhelp\n");
+  assert.equal(repl.code, 0);
+  assert.equal(repl.stdout.length, 1);
+  assert.match(repl.stderr[0]!, /^error: DEADLINE_EXCEEDED: /);
 });
 
 Deno.test("queue-client prints Shutting down and exits 0 on SIGINT while a one-shot call waits", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) held.push(conn);
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  try {
-    await using client = spawnProgram("queue-client", [
-      `127.0.0.1:${listener.addr.port}`,
-      "size",
-      "--timeout",
-      "60",
-    ]);
-    // Wait until the client has connected, so its call is in flight.
-    await within(
-      (async () => {
-        while (held.length === 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      })(),
-      "the client to connect",
-    );
-    client.kill("SIGINT");
-    assert.equal(await client.stdout.next(), "Shutting down");
-    assert.equal((await client.exit()).code, 0);
-    assert.deepEqual(await client.stderr.rest(), []);
-  } finally {
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting;
-  }
+  await using silent = new SilentServer();
+  await using client = spawnProgram("queue-client", [
+    `127.0.0.1:${silent.port}`,
+    "size",
+    "--timeout",
+    "60",
+  ]);
+  // Wait until the client has connected, so its call is in flight.
+  await silent.connected();
+  client.kill("SIGINT");
+  assert.equal(await client.stdout.next(), "Shutting down");
+  assert.equal((await client.exit()).code, 0);
+  assert.deepEqual(await client.stderr.rest(), []);
 });
 
 Deno.test("queue-server exits 1 with one clear line when its port is in use", async () => {

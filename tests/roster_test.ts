@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { ProgramName } from "../scripts/programs.ts";
 import {
   connectRaw,
+  deadPort,
   processStats,
   type RawClient,
   spawnProgram,
@@ -234,7 +235,7 @@ Deno.test("roster client exits 0 with nothing on stderr on SIGINT and SIGTERM", 
 });
 
 Deno.test("roster client against a closed port says which address failed and exits 1", async () => {
-  const port = await closedPort();
+  const port = deadPort();
   await using client = spawnProgram("roster-client", [
     `127.0.0.1:${port}`,
     "greg",
@@ -308,13 +309,4 @@ Deno.test("roster programs print help on stdout and exit 0", async () => {
 /** The roster line for `names`: sorted by code point, joined by spaces. */
 function sortedLine(names: string[]): string {
   return [...names].sort((a, b) => (a < b ? -1 : 1)).join(" ");
-}
-
-/** A port on 127.0.0.1 that nothing listens on (just released). */
-async function closedPort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  return port;
 }
