@@ -107,18 +107,21 @@ class Session {
     this.#outbound = new OutboundLines(maxPendingBytes);
   }
 
-  /**
-   * Writes `line` now if the socket is idle, or queues it behind the write
-   * under way; the bounded queue keeps a stalled client from growing memory.
-   */
-  send(line: Uint8Array): void {
-    if (this.#writing) this.#outbound.push(line);
-    else this.#write(line);
+  /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
+  queue(line: Uint8Array): void {
+    this.#outbound.push(line);
+  }
+
+  /** Starts writing what is queued, unless a write is already under way. */
+  flush(): void {
+    if (this.#writing) return;
+    const chunk = this.#outbound.take();
+    if (chunk) this.#write(chunk);
   }
 
   /**
    * Writes `data`, then whatever queued meanwhile, chaining promises rather
-   * than awaiting in a loop: this runs once per client per roster change.
+   * than awaiting in a loop: this runs for every client on every flush.
    */
   #write(data: Uint8Array): void {
     this.#writing = true;
@@ -150,6 +153,7 @@ class RosterServer {
   readonly #onChange: ((change: RosterChange) => void) | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   closing = false;
 
   constructor(options: RosterServerOptions) {
@@ -250,10 +254,18 @@ class RosterServer {
     if (!this.closing) this.#broadcast("leave", session.name);
   }
 
-  /** Sends the current roster line, encoded once, to every joined client. */
+  /**
+   * Queues the current roster line, encoded once, for every joined client,
+   * and flushes the queues once the I/O of this turn of the event loop is
+   * handled, so changes that arrive together go out in one write per client.
+   */
   #broadcast(kind: RosterChange["kind"], name: string): void {
     const line = this.#roster.line();
-    for (const session of this.#sessions) session.send(line);
+    for (const session of this.#sessions) session.queue(line);
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      for (const session of this.#sessions) session.flush();
+    }, 0);
     this.#onChange?.({ kind, name, online: this.#roster.size });
   }
 }
