@@ -117,7 +117,10 @@ async function h2load(
   concurrency: number,
   calls: number,
 ): Promise<number> {
-  const body = await Deno.makeTempFile({ suffix: ".grpc" });
+  const body = await Deno.makeTempFile({
+    dir: new URL(".", import.meta.url).pathname,
+    suffix: ".grpc",
+  });
   try {
     await Deno.writeFile(
       body,
