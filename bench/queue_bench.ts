@@ -6,6 +6,7 @@
  * @module
  */
 import { parseHostPort } from "../lib/address.ts";
+import { BoundedQueue } from "../task1/bounded_queue.ts";
 import { QueueClient } from "../task1/queue_client.ts";
 import {
   LineQueue,
@@ -236,6 +237,25 @@ export async function memoryPerItem(
     return (after.rssBytes - before.rssBytes) / items;
   };
   return { perPut: await growth("put"), perSize: await growth("size") };
+}
+
+/**
+ * The queue core's live data per item, in bytes of V8 heap: a
+ * {@linkcode BoundedQueue} in this process holding `items` distinct 16-byte
+ * strings decoded from bytes, as the server's items are.
+ */
+export function queueCoreHeapBytesPerItem(items: number): number {
+  const decoder = new TextDecoder();
+  const bytes = new TextEncoder().encode("0123456789abcdef");
+  const before = Deno.memoryUsage().heapUsed;
+  const queue = new BoundedQueue<string>(items);
+  for (let i = 0; i < items; i++) {
+    bytes[i % 16] = 0x61 + (i % 26);
+    queue.put(decoder.decode(bytes));
+  }
+  const perItem = (Deno.memoryUsage().heapUsed - before) / items;
+  if (queue.size !== items) throw new Error("The queue lost items");
+  return perItem;
 }
 
 /** Makes `calls` Put calls (for "put+pop") or Size calls, 64 in flight. */
