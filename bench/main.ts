@@ -293,6 +293,7 @@ async function main(): Promise<void> {
       : "`deno run` with the build's permissions") +
     ". Each figure is the median of 3 runs with min-max; idle N=10000 and queue memory ran once.",
     "",
+    "",
   ].join("\n");
   await Deno.writeTextFile(
     new URL("./RESULTS.md", import.meta.url),
