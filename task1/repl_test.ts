@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { QUEUE_SEED_SESSION } from "../tests/seed_sessions.ts";
 import { BoundedQueue } from "./bounded_queue.ts";
 import type { QueueOperations } from "./queue_client.ts";
 import {
@@ -94,21 +95,7 @@ Deno.test("executeCommand formats each answer as the seed prints it", async () =
 });
 
 Deno.test("runRepl answers the seed's example session line by line", async () => {
-  const session = [
-    ["put A", "True"],
-    ["put B", "True"],
-    ["put C", "True"],
-    ["put D", "False"],
-    ["size", "3"],
-    ["peek", "A"],
-    ["size", "3"],
-    ["pop", "A"],
-    ["pop", "B"],
-    ["size", "1"],
-    ["pop", "C"],
-    ["pop", EMPTY_TEXT],
-    ["peek", EMPTY_TEXT],
-  ];
+  const session = QUEUE_SEED_SESSION;
   const { end, written } = await transcript(
     linesOf(session.map(([line]) => line!)),
     memoryQueue(3),

@@ -11,6 +11,7 @@ import {
   type StartedServer,
   startServer,
 } from "./harness.ts";
+import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
 
 function startQueueServer(
   size: number,
@@ -42,23 +43,6 @@ async function runClient(args: string[], input?: string) {
   return { stdout, stderr, code: status.code };
 }
 
-/** The seed's example session (size 3): each line typed and its answer. */
-const SEED_SESSION: [string, string][] = [
-  ["put A", "True"],
-  ["put B", "True"],
-  ["put C", "True"],
-  ["put D", "False"],
-  ["size", "3"],
-  ["peek", "A"],
-  ["size", "3"],
-  ["pop", "A"],
-  ["pop", "B"],
-  ["size", "1"],
-  ["pop", "C"],
-  ["pop", "Queue is empty"],
-  ["peek", "Queue is empty"],
-];
-
 Deno.test("queue programs reproduce the seed's example session line by line, then Ctrl+C prints Shutting down and exits 0", async () => {
   await using started = await startQueueServer(3);
   await using client = spawnProgram(
@@ -66,7 +50,7 @@ Deno.test("queue programs reproduce the seed's example session line by line, the
     [`127.0.0.1:${started.port}`],
     { stdin: true },
   );
-  for (const [line, answer] of SEED_SESSION) {
+  for (const [line, answer] of QUEUE_SEED_SESSION) {
     await client.write(`${line}\n`);
     assert.equal(await client.stdout.next(), answer, `answer to "${line}"`);
   }
@@ -79,12 +63,12 @@ Deno.test("queue programs reproduce the seed's example session line by line, the
 
 Deno.test("queue-client with piped input prints only the answers, no prompts, and exits 0 at the end of input", async () => {
   await using started = await startQueueServer(3);
-  const input = SEED_SESSION.map(([line]) => `${line}\n`).join("");
+  const input = QUEUE_SEED_SESSION.map(([line]) => `${line}\n`).join("");
   const { stdout, stderr, code } = await runClient(
     [`127.0.0.1:${started.port}`],
     input,
   );
-  assert.deepEqual(stdout, SEED_SESSION.map(([, answer]) => answer));
+  assert.deepEqual(stdout, QUEUE_SEED_SESSION.map(([, answer]) => answer));
   assert.deepEqual(stderr, []);
   assert.equal(code, 0);
 });
