@@ -22,11 +22,11 @@ import {
 import {
   churn,
   fanoutFloorMicros,
-  idle,
   latencyPercentiles,
   loopbackBytesPerSecond,
   silentConnectionBytes,
   storm,
+  type StormResult,
 } from "./roster_bench.ts";
 import { median, spread, unit } from "./stats.ts";
 
@@ -74,9 +74,11 @@ async function rosterFigures(): Promise<void> {
     spread(loopback.map((r) => r / MB), unit(3, " MB/s")),
   );
 
+  const storms = new Map<number, StormResult[]>();
   for (const count of [100, 300, 1000]) {
     console.error(`storm ${count}`);
     const results = await repeat(`storm ${count}`, () => storm(count));
+    storms.set(count, results);
     const bound = (r: { bytes: number }) => r.bytes / loopbackRate;
     row(
       `roster storm N=${count}: wall time to full roster everywhere`,
@@ -104,11 +106,12 @@ async function rosterFigures(): Promise<void> {
   console.error("silent connections");
   const silent = await repeat("1000 silent", () => silentConnectionBytes(1000));
   const silentKiB = spread(silent.map((r) => r / 1024), unit(3, " KiB"));
-  for (const [count, runs] of [[1000, RUNS], [10_000, 1]] as const) {
-    console.error(`idle ${count}`);
-    const results = await repeat(`idle ${count}`, () => idle(count), runs);
+  console.error("idle 10000");
+  storms.set(10_000, await repeat("storm 10000", () => storm(10_000), 1));
+  for (const count of [1000, 10_000]) {
+    const results = storms.get(count)!;
     row(
-      `roster idle N=${count}: server RSS per client (all got the final roster; joined in ${
+      `roster idle N=${count}: server RSS per client after a storm, all holding the final roster (joined in ${
         spread(results.map((r) => r.seconds), seconds)
       })`,
       spread(results.map((r) => r.rssPerClient / 1024), unit(3, " KiB")),
