@@ -76,8 +76,6 @@ export interface LoadResult {
   serverCpuMicros: number;
   /** Median latency, in milliseconds, when the generator records it. */
   p50Ms?: number;
-  /** Which load generator produced the figure. */
-  generator: "h2load" | "grpc-js";
 }
 
 /** The RPCs a load run calls, in turn. */
@@ -169,7 +167,6 @@ export async function h2loadRun(
   return {
     callsPerSecond,
     serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / calls,
-    generator: "h2load",
   };
 }
 
@@ -207,7 +204,6 @@ export async function grpcJsRun(
     callsPerSecond: calls / seconds,
     serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / calls,
     p50Ms: percentile(latencies, 50),
-    generator: "grpc-js",
   };
 }
 
