@@ -12,13 +12,27 @@ import QUEUE_PROTO from "./queue.proto" with { type: "text" };
 /** The fully qualified name of the queue service. */
 export const QUEUE_SERVICE_NAME = "queue.v1.QueueService";
 
-/** A request with no fields (Peek, Pop, Size). */
+/** A request with no fields (Peek, Size). */
 export type EmptyRequest = Record<string, never>;
 
 /** `queue.v1.PutRequest`. */
 export interface PutRequest {
   /** The item to append. */
   item: string;
+  /**
+   * How long to wait for room when the queue is full, in milliseconds; 0
+   * (the default, and absent from version-1 clients) answers at once.
+   */
+  wait_ms?: number;
+}
+
+/** `queue.v1.PopRequest`. */
+export interface PopRequest {
+  /**
+   * How long to wait for an item when the queue is empty, in milliseconds;
+   * 0 (the default) answers at once.
+   */
+  wait_ms?: number;
 }
 
 /** `queue.v1.PutResponse`. */
@@ -39,6 +53,44 @@ export interface SizeResponse {
   size: number;
 }
 
+/** `queue.v1.Command`: one operation of a session; exactly one field is set. */
+export interface Command {
+  /** A Put. */
+  put?: PutRequest;
+  /** A Peek. */
+  peek?: EmptyRequest;
+  /** A Pop. */
+  pop?: PopRequest;
+  /** A Size. */
+  size?: EmptyRequest;
+  /** Which field is set, as proto-loader reports a `oneof`. */
+  op?: "put" | "peek" | "pop" | "size";
+}
+
+/** `queue.v1.CommandError`: why one command of a session failed. */
+export interface CommandError {
+  /** The gRPC status code number, such as 3 for INVALID_ARGUMENT. */
+  code: number;
+  /** Why, in one line. */
+  message: string;
+}
+
+/** `queue.v1.Reply`: the outcome of one command; exactly one field is set. */
+export interface Reply {
+  /** The answer to a Put. */
+  put?: PutResponse;
+  /** The answer to a Peek. */
+  peek?: ItemResponse;
+  /** The answer to a Pop. */
+  pop?: ItemResponse;
+  /** The answer to a Size. */
+  size?: SizeResponse;
+  /** Why the command failed. */
+  error?: CommandError;
+  /** Which field is set, as proto-loader reports a `oneof`. */
+  result?: "put" | "peek" | "pop" | "size" | "error";
+}
+
 /** The methods of `queue.v1.QueueService` with their message types. */
 export type QueueServiceDefinition = {
   /** Appends an item unless the queue is full. */
@@ -46,9 +98,11 @@ export type QueueServiceDefinition = {
   /** Returns the head item without removing it. */
   Peek: MethodDefinition<EmptyRequest, ItemResponse>;
   /** Removes and returns the head item. */
-  Pop: MethodDefinition<EmptyRequest, ItemResponse>;
+  Pop: MethodDefinition<PopRequest, ItemResponse>;
   /** Returns the number of items queued. */
   Size: MethodDefinition<EmptyRequest, SizeResponse>;
+  /** Runs one client's commands in order, one reply per command. */
+  Session: MethodDefinition<Command, Reply>;
 };
 
 /**
@@ -58,7 +112,11 @@ export type QueueServiceDefinition = {
  */
 export function loadQueuePackage(): PackageDefinition {
   const { root } = protobuf.parse(QUEUE_PROTO, { keepCase: true });
-  return fromJSON(root.toJSON(), { keepCase: true, defaults: true });
+  return fromJSON(root.toJSON(), {
+    keepCase: true,
+    defaults: true,
+    oneofs: true,
+  });
 }
 
 /** Returns the typed definition of the queue service in `pkg`. */
