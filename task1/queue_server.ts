@@ -16,6 +16,7 @@ import {
   type EmptyRequest,
   type ItemResponse,
   loadQueuePackage,
+  type PopRequest,
   type PutRequest,
   type PutResponse,
   QUEUE_SERVICE_NAME,
@@ -112,7 +113,7 @@ export function createQueueServer(
   });
   server.addService(
     queueServiceDefinition(pkg),
-    queueHandlers(queue, maxItemBytes),
+    unaryHandlers(queueOperations(queue, maxItemBytes)),
   );
   const health = new HealthImplementation({
     "": "SERVING",
@@ -164,31 +165,57 @@ export function createQueueServer(
   };
 }
 
-/** The handlers of `queue.v1.QueueService` over `queue`. */
-function queueHandlers(queue: BoundedQueue<string>, maxItemBytes: number) {
-  function put({ item }: PutRequest): PutResponse {
-    const bytes = Buffer.byteLength(item, "utf8");
-    if (bytes > maxItemBytes) {
-      throw new RangeError(
-        `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
-      );
-    }
-    return { added: queue.put(item) };
-  }
-  function peek(): ItemResponse {
-    return itemResponse(queue.peek());
-  }
-  function pop(): ItemResponse {
-    return itemResponse(queue.pop());
-  }
-  function size(): SizeResponse {
-    return { size: queue.size };
-  }
+/**
+ * The queue's operations as the RPCs see them: one function per command,
+ * shared by the unary handlers and by `Session`. Each validates its request
+ * (throwing `RangeError` for a caller's mistake) and resolves to its
+ * response; `signal` aborts when the caller gives up.
+ */
+export interface QueueOperations {
+  /** Appends the item unless the queue is full. */
+  put(request: PutRequest, signal: AbortSignal): Promise<PutResponse>;
+  /** Returns the head item without removing it. */
+  peek(request: EmptyRequest, signal: AbortSignal): Promise<ItemResponse>;
+  /** Removes and returns the head item. */
+  pop(request: PopRequest, signal: AbortSignal): Promise<ItemResponse>;
+  /** Returns the number of items queued. */
+  size(request: EmptyRequest, signal: AbortSignal): Promise<SizeResponse>;
+}
+
+/** The operations of `queue.v1.QueueService` over `queue`. */
+function queueOperations(
+  queue: BoundedQueue<string>,
+  maxItemBytes: number,
+): QueueOperations {
   return {
-    Put: unary(put),
-    Peek: unary<EmptyRequest, ItemResponse>(peek),
-    Pop: unary<EmptyRequest, ItemResponse>(pop),
-    Size: unary<EmptyRequest, SizeResponse>(size),
+    put({ item }) {
+      const bytes = Buffer.byteLength(item, "utf8");
+      if (bytes > maxItemBytes) {
+        throw new RangeError(
+          `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
+        );
+      }
+      return Promise.resolve({ added: queue.put(item) });
+    },
+    peek() {
+      return Promise.resolve(itemResponse(queue.peek()));
+    },
+    pop() {
+      return Promise.resolve(itemResponse(queue.pop()));
+    },
+    size() {
+      return Promise.resolve({ size: queue.size });
+    },
+  };
+}
+
+/** The unary handlers of `queue.v1.QueueService` over `operations`. */
+function unaryHandlers(operations: QueueOperations) {
+  return {
+    Put: unary(operations.put),
+    Peek: unary(operations.peek),
+    Pop: unary(operations.pop),
+    Size: unary(operations.size),
   };
 }
 
@@ -197,21 +224,27 @@ function itemResponse(item: string | undefined): ItemResponse {
 }
 
 /**
- * Adapts a plain request-to-response function to a grpc-js unary handler;
- * what it throws is answered through {@linkcode toStatus}.
+ * Adapts an operation to a grpc-js unary handler: its signal aborts when the
+ * call is cancelled, and what it throws is answered through
+ * {@linkcode toStatus}.
  */
 function unary<Request, Response>(
-  handle: (request: Request) => Response,
+  operation: (request: Request, signal: AbortSignal) => Promise<Response>,
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
-    let response: Response;
+    const cancelled = new AbortController();
+    call.once("cancelled", () => cancelled.abort());
+    let response: Promise<Response>;
     try {
-      response = handle(call.request);
+      response = operation(call.request, cancelled.signal);
     } catch (error: unknown) {
       callback(toStatus(error));
       return;
     }
-    callback(null, response);
+    response.then(
+      (value) => callback(null, value),
+      (error: unknown) => callback(toStatus(error)),
+    );
   };
 }
 
@@ -220,7 +253,7 @@ function unary<Request, Response>(
  * `RangeError` is the caller's fault (INVALID_ARGUMENT, with its message);
  * anything else is INTERNAL, without details that could leak internals.
  */
-function toStatus(error: unknown): Partial<grpc.StatusObject> {
+export function toStatus(error: unknown): Partial<grpc.StatusObject> {
   if (error instanceof RangeError) {
     return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
   }
