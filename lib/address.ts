@@ -71,3 +71,13 @@ export function formatHostPort(hostname: string, port: number): string {
     ? `[${hostname}]:${port}`
     : `${hostname}:${port}`;
 }
+
+/**
+ * Whether `hostname` only reaches this machine: `localhost`, an address in
+ * 127.0.0.0/8, or `::1`. `0.0.0.0` and `::` (every interface) do not count.
+ */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^::ffff:/, "");
+  return host === "localhost" || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -14,35 +14,48 @@ export interface ProgramSpec {
   permissions: readonly string[];
 }
 
+// Read access: every program reads the TLS and token files named on its
+// command line (--tls-cert, --tls-key, --ca, --token-file). Their paths are
+// only known at run time, and a compiled executable's permissions are fixed
+// at compile time, so a narrower --allow-read=PATH cannot name them; leaving
+// read ungranted would make the files unreadable wherever no one answers
+// Deno's prompt (a service, a pipe). So all four get --allow-read, without
+// write access; the programs read only the files they are given (and the
+// queue server its packages' .proto files under node_modules).
+
 /** The programs by executable name. */
 export const PROGRAMS = {
   "roster-server": {
     entry: "task2/server_main.ts",
-    permissions: ["--allow-net"],
+    permissions: ["--allow-net", "--allow-read"],
   },
   "roster-client": {
     entry: "task2/client_main.ts",
-    permissions: ["--allow-net"],
+    // ROSTER_TOKEN: the token, when --token-file is not given.
+    permissions: ["--allow-net", "--allow-read", "--allow-env=ROSTER_TOKEN"],
   },
   "queue-server": {
     entry: "task1/server_main.ts",
     // grpc-js reads these variables when it loads; grpc-health-check and
     // @grpc/reflection read their own .proto files from node_modules (with
-    // an access check that asks for the uid) when they load.
+    // an access check that asks for the uid) when they load; read access is
+    // broad for the TLS and token files (above).
     permissions: [
       "--allow-net",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-      "--allow-read=node_modules",
+      "--allow-read",
       "--allow-sys=uid",
     ],
   },
   "queue-client": {
     entry: "task1/client_main.ts",
     // grpc-js reads these variables when it loads, and the proxy ones when
-    // it opens a channel.
+    // it opens a channel; QUEUE_TOKEN is the token when --token-file is not
+    // given; read access is for the TLS and token files (above).
     permissions: [
       "--allow-net",
-      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy",
+      "--allow-read",
+      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy,QUEUE_TOKEN",
     ],
   },
 } as const satisfies Record<string, ProgramSpec>;

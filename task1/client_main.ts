@@ -5,6 +5,7 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { isIP } from "node:net";
 import { parseHostPort } from "../lib/address.ts";
 import {
   expectPositionals,
@@ -16,6 +17,11 @@ import {
   UsageError,
 } from "../lib/cli.ts";
 import { readLines } from "../lib/lines.ts";
+import {
+  CLIENT_SECURITY_OPTIONS,
+  clientSecurityUsage,
+  readClientSecurity,
+} from "../lib/security.ts";
 import { QueueClient } from "./queue_client.ts";
 import {
   executeCommand,
@@ -27,6 +33,7 @@ import {
 
 const USAGE =
   `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--timeout SECONDS]
+         [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
 
 Talks to a queue-server. Without COMMAND, reads commands line by line from
 standard input (showing the prompt "> " when it is a terminal) and prints each
@@ -44,11 +51,13 @@ Arguments:
 
 Options:
   --timeout SECONDS   deadline of each call (default 5)
+${clientSecurityUsage("QUEUE_TOKEN")}
   -h, --help          show this help
 
 Errors are printed as one "error: " line on stderr; they never end the REPL,
 and they make a single COMMAND exit 1. SIGINT prints "Shutting down" and exits
-0, as does the end of input.`;
+0, as does the end of input. With TLS, HOST must be the name in the server's
+certificate; to connect to an IP address, give that name with --server-name.`;
 
 /**
  * Parses the `--timeout` value: a number of seconds above 0 and at most a
@@ -89,6 +98,7 @@ async function main(
   const { values, positionals } = parseCommandLine(args, {
     timeout: { type: "string", default: "5" },
     help: { type: "boolean", short: "h", default: false },
+    ...CLIENT_SECURITY_OPTIONS,
   });
   if (values.help) {
     console.log(USAGE);
@@ -102,11 +112,21 @@ async function main(
     ? parseCommand(commandWords.join(" "))
     : undefined;
   if (oneShot?.kind === "blank") throw new UsageError("Missing command");
+  const security = await readClientSecurity(values, "QUEUE_TOKEN");
+  if (
+    security.tls !== undefined && security.tls.serverName === undefined &&
+    isIP(address.hostname) !== 0
+  ) {
+    // grpc-js under Deno refuses an IP address as the TLS server name.
+    throw new UsageError(
+      `TLS needs the host name in the server's certificate, not the IP address "${address.hostname}": connect by that name, or add --server-name NAME`,
+    );
+  }
 
   // Call failures are reported as one line each; grpc-js's log would add
   // its own lines for the same failures.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  using client = new QueueClient(address, { timeoutMs });
+  using client = new QueueClient(address, { timeoutMs, ...security });
   if (oneShot === undefined) {
     const prompt = Deno.stdin.isTerminal();
     const end = await runRepl(

@@ -6,6 +6,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { formatHostPort, type HostPort } from "../lib/address.ts";
+import { type ClientTls, explainTlsFailure } from "../lib/tls.ts";
+import { channelCredentials, clientChannelOptions } from "./credentials.ts";
 import {
   type QueueServiceDefinition,
   queueServiceDefinition,
@@ -23,6 +25,10 @@ export interface QueueClientOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /** Connect with TLS, verifying the server this way; plain when absent. */
+  tls?: ClientTls;
+  /** Send this token with every call; none when absent. */
+  token?: string;
 }
 
 /** A call that failed: the gRPC status code and a one-line explanation. */
@@ -67,7 +73,8 @@ export class QueueClient implements QueueOperations, Disposable {
     this.#target = formatHostPort(address.hostname, address.port);
     this.#client = new grpc.Client(
       this.#target,
-      grpc.credentials.createInsecure(),
+      channelCredentials(options.tls),
+      clientChannelOptions(options.tls, options.token),
     );
   }
 
@@ -142,9 +149,17 @@ export class QueueClient implements QueueOperations, Disposable {
   }
 }
 
-/** Drops grpc-js's empty "Resolution note" and doubled "Error: " prefixes. */
+/**
+ * Drops grpc-js's empty "Resolution note" and doubled "Error: " prefixes,
+ * and explains a TLS failure, or a plain connection refused by a TLS server.
+ */
 function tidyDetails(details: string): string {
-  return details
+  const tidy = details
     .replace(/\.? Resolution note: *$/, "")
     .replace(/Last error: Error: /, "Last error: ");
+  return explainTlsFailure(tidy) ??
+    tidy.replace(
+      /Failed to connect( \(.*\))?$/,
+      "Failed to connect (if the server uses TLS, connect with --tls or --ca)",
+    );
 }

@@ -11,7 +11,10 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { Buffer } from "node:buffer";
 import { formatHostPort } from "../lib/address.ts";
+import type { ServerTls } from "../lib/tls.ts";
+import type { TokenGate } from "../lib/token.ts";
 import { BoundedQueue } from "./bounded_queue.ts";
+import { serverCredentials, tokenInterceptor } from "./credentials.ts";
 import {
   type EmptyRequest,
   type ItemResponse,
@@ -45,6 +48,13 @@ export interface QueueServerOptions {
    * @default {1048576}
    */
   maxItemBytes?: number;
+  /** Serve over TLS with this certificate and key; plain when absent. */
+  tls?: ServerTls;
+  /**
+   * Require a token on every call except health and reflection; none when
+   * absent.
+   */
+  token?: TokenGate;
 }
 
 /** Options of {@linkcode QueueServer.shutdown}. */
@@ -102,7 +112,7 @@ export function createQueueServer(
   capacity: number,
   options: QueueServerOptions = {},
 ): QueueServer {
-  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES } = options;
+  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
   const queue = new BoundedQueue<string>(capacity);
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
@@ -110,6 +120,7 @@ export function createQueueServer(
       GRPC_DEFAULT_MAX_MESSAGE_BYTES,
       maxItemBytes + MESSAGE_OVERHEAD_BYTES,
     ),
+    interceptors: token === undefined ? [] : [tokenInterceptor(token)],
   });
   server.addService(
     queueServiceDefinition(pkg),
@@ -127,7 +138,7 @@ export function createQueueServer(
     return new Promise((resolve, reject) => {
       server.bindAsync(
         address,
-        grpc.ServerCredentials.createInsecure(),
+        serverCredentials(tls),
         (error, boundPort) => {
           if (error) {
             reject(new Error(`Cannot listen on "${address}": ${why(error)}`));

@@ -14,12 +14,18 @@ import {
   runProgram,
 } from "../lib/cli.ts";
 import {
+  readServerSecurity,
+  SERVER_SECURITY_OPTIONS,
+  SERVER_SECURITY_USAGE,
+} from "../lib/security.ts";
+import {
   createQueueServer,
   DEFAULT_MAX_ITEM_BYTES,
   parseCapacity,
 } from "./queue_server.ts";
 
 const USAGE = `Usage: queue-server PORT SIZE [--host ADDR] [--quiet]
+         [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 
 Serves a bounded first-in, first-out queue over gRPC (queue.v1.QueueService),
 shared by every client, with the gRPC health service and server reflection.
@@ -31,12 +37,14 @@ Arguments:
 Options:
   --host ADDR   address to listen on (default 0.0.0.0; :: for IPv6)
   --quiet       do not log the shutdown on stderr
+${SERVER_SECURITY_USAGE}
   -h, --help    show this help
 
 Items larger than ${DEFAULT_MAX_ITEM_BYTES} bytes (1 MiB) of UTF-8 are refused
 with status INVALID_ARGUMENT. The first line on stderr says where the server
 listens. SIGINT or SIGTERM stops accepting calls, lets the calls in flight
-finish for up to 2 seconds, and exits 0.`;
+finish for up to 2 seconds, and exits 0. With --token-file, every call but the
+health and reflection services needs "authorization: Bearer <token>" metadata.`;
 
 async function main(
   args: string[],
@@ -46,6 +54,7 @@ async function main(
     host: { type: "string", default: "0.0.0.0" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
+    ...SERVER_SECURITY_OPTIONS,
   });
   if (values.help) {
     console.log(USAGE);
@@ -56,13 +65,15 @@ async function main(
   const port = parseArgument(portText, parsePort);
   const capacity = parseArgument(sizeText, parseCapacity);
   const { host, quiet } = values;
+  const { warning, ...security } = await readServerSecurity(values, host);
 
   // This program reports its own errors, one line each; grpc-js's log would
   // repeat them with less context.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  const server = createQueueServer(capacity);
+  const server = createQueueServer(capacity, security);
   const boundPort = await server.listen(host, port);
   console.error(`queue-server listening on ${formatHostPort(host, boundPort)}`);
+  if (warning !== undefined) console.error(warning);
 
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

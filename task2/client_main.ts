@@ -14,10 +14,16 @@ import {
   UsageError,
 } from "../lib/cli.ts";
 import { readLines } from "../lib/lines.ts";
+import {
+  CLIENT_SECURITY_OPTIONS,
+  clientSecurityUsage,
+  readClientSecurity,
+} from "../lib/security.ts";
 import { connectRoster } from "./roster_client.ts";
 import { isValidName, NAME_RULE } from "./roster.ts";
 
 const USAGE = `Usage: roster-client HOST:PORT NAME
+         [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
 
 Joins the roster server under NAME and prints every roster it sends: the
 sorted names of all connected clients, one line each time the roster changes.
@@ -27,10 +33,20 @@ Arguments:
   NAME         1 to 20 letters or digits, unique on the server
 
 Options:
-  -h, --help   show this help
+${clientSecurityUsage("ROSTER_TOKEN")}
+  -h, --help         show this help
 
 Exits 0 on SIGINT or SIGTERM, 1 if the server refuses the name or closes the
 connection, 2 on a usage error.`;
+
+/**
+ * Whether `line` starts like a TLS record (an alert or a handshake, then
+ * version 3.x), which a roster line never does.
+ */
+function isTlsRecord(line: string): boolean {
+  const type = line.charCodeAt(0);
+  return (type === 0x15 || type === 0x16) && line.charCodeAt(1) === 0x03;
+}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -42,6 +58,7 @@ async function main(
 ): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     help: { type: "boolean", short: "h", default: false },
+    ...CLIENT_SECURITY_OPTIONS,
   });
   if (values.help) {
     console.log(USAGE);
@@ -54,10 +71,11 @@ async function main(
     throw new UsageError(`Invalid name "${name}": ${NAME_RULE}`);
   }
   const where = formatHostPort(address.hostname, address.port);
+  const security = await readClientSecurity(values, "ROSTER_TOKEN");
 
-  let conn: Deno.TcpConn;
+  let conn: Deno.Conn;
   try {
-    conn = await connectRoster(address, name, { signal });
+    conn = await connectRoster(address, name, { signal, ...security });
   } catch (error: unknown) {
     if (signal.aborted) return 0;
     console.error(`error: Cannot connect to "${where}": ${describe(error)}`);
@@ -75,6 +93,12 @@ async function main(
     for await (const line of readLines(conn.readable)) {
       if (line.startsWith("error: ")) {
         console.error(line);
+        return 1;
+      }
+      if (isTlsRecord(line)) {
+        console.error(
+          `error: Server "${where}" speaks TLS: connect with --tls or --ca`,
+        );
         return 1;
       }
       console.log(line);

@@ -34,3 +34,46 @@ export function parseHandshake(firstRead: Uint8Array): Handshake {
   );
   return { error: `invalid name ${shown}: ${NAME_RULE}` };
 }
+
+/** What a client sends before its name when the server requires a token. */
+export const TOKEN_LINE_PREFIX = "TOKEN ";
+
+/** The longest token line read: the prefix, 256 characters and CRLF. */
+export const MAX_TOKEN_LINE_BYTES = TOKEN_LINE_PREFIX.length + 256 + 2;
+
+/** The outcome of {@linkcode parseTokenLine}. */
+export type TokenLine =
+  /** The bytes so far may still become a token line: read more. */
+  | { kind: "incomplete" }
+  /** The bytes do not start with `TOKEN `, or the line is too long. */
+  | { kind: "absent" }
+  /** The token, and the bytes after its line (the name, or nothing yet). */
+  | { kind: "token"; token: string; rest: Uint8Array };
+
+const TOKEN_PREFIX_BYTES = new TextEncoder().encode(TOKEN_LINE_PREFIX);
+
+/**
+ * Reads the optional first line `TOKEN <token>\n` (or `\r\n`) that comes
+ * before the name when the server requires a token. A token is never
+ * quoted in any outcome, so it cannot leak into a message.
+ */
+export function parseTokenLine(received: Uint8Array): TokenLine {
+  const compared = Math.min(received.length, TOKEN_PREFIX_BYTES.length);
+  for (let i = 0; i < compared; i++) {
+    if (received[i] !== TOKEN_PREFIX_BYTES[i]) return { kind: "absent" };
+  }
+  const newline = received.indexOf(NEWLINE);
+  if (newline < 0) {
+    return received.length < MAX_TOKEN_LINE_BYTES
+      ? { kind: "incomplete" }
+      : { kind: "absent" };
+  }
+  let end = newline;
+  if (end > 0 && received[end - 1] === CARRIAGE_RETURN) end--;
+  if (end < TOKEN_PREFIX_BYTES.length) return { kind: "absent" };
+  return {
+    kind: "token",
+    token: latin1.decode(received.subarray(TOKEN_PREFIX_BYTES.length, end)),
+    rest: received.subarray(newline + 1),
+  };
+}

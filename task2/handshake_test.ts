@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { parseHandshake } from "./handshake.ts";
+import {
+  MAX_TOKEN_LINE_BYTES,
+  parseHandshake,
+  parseTokenLine,
+} from "./handshake.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -25,4 +29,30 @@ Deno.test("handshake shortens a long invalid name in its message", () => {
   const result = parseHandshake(bytes("y".repeat(60)));
   assert.ok("error" in result);
   assert.ok(result.error.includes(`"${"y".repeat(24)}..."`));
+});
+
+Deno.test("parseTokenLine splits the token line from the name that follows", () => {
+  const line = parseTokenLine(bytes("TOKEN s3cret\ngreg"));
+  assert.equal(line.kind, "token");
+  assert.ok(line.kind === "token");
+  assert.equal(line.token, "s3cret");
+  assert.deepEqual(parseHandshake(line.rest), { name: "greg" });
+  const crlf = parseTokenLine(bytes("TOKEN s3cret\r\n"));
+  assert.ok(crlf.kind === "token");
+  assert.equal(crlf.token, "s3cret");
+  assert.equal(crlf.rest.length, 0);
+});
+
+Deno.test("parseTokenLine asks for more bytes while a token line may still come", () => {
+  for (const text of ["", "T", "TOKEN", "TOKEN ", "TOKEN s3c"]) {
+    assert.deepEqual(parseTokenLine(bytes(text)), { kind: "incomplete" }, text);
+  }
+});
+
+Deno.test("parseTokenLine finds no token in a bare name or an over-long line", () => {
+  for (const text of ["greg", "TOKENS x\n", "TOKEN\n", "token x\n"]) {
+    assert.deepEqual(parseTokenLine(bytes(text)), { kind: "absent" }, text);
+  }
+  const long = bytes("TOKEN " + "x".repeat(MAX_TOKEN_LINE_BYTES));
+  assert.deepEqual(parseTokenLine(long), { kind: "absent" });
 });

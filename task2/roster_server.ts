@@ -13,8 +13,10 @@ import {
   HANDSHAKE_READ_BYTES,
   parseHandshake,
 } from "./handshake.ts";
+import type { TokenGate } from "../lib/token.ts";
 import { OutboundLines } from "./outbound_lines.ts";
 import { Roster } from "./roster.ts";
+import { readTokenStage } from "./token_handshake.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
 export interface RosterChange {
@@ -51,6 +53,10 @@ export interface RosterServerOptions {
   maxPendingBytes?: number;
   /** Called after every join and leave, for logging. */
   onChange?: (change: RosterChange) => void;
+  /**
+   * Require a token line before the name; the seed's handshake when absent.
+   */
+  token?: TokenGate;
 }
 
 const encoder = new TextEncoder();
@@ -61,7 +67,7 @@ const encoder = new TextEncoder();
  * every connection is closed.
  */
 export async function serveRoster(
-  listener: Deno.TcpListener,
+  listener: Deno.Listener,
   options: RosterServerOptions = {},
 ): Promise<void> {
   const server = new RosterServer(options);
@@ -74,7 +80,7 @@ export async function serveRoster(
   const handlers = new Set<Promise<void>>();
   try {
     while (true) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error: unknown) {
@@ -97,11 +103,11 @@ export async function serveRoster(
 /** One client's connection once it has joined. */
 class Session {
   readonly name: string;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #outbound: OutboundLines;
   #writing = false;
 
-  constructor(name: string, conn: Deno.TcpConn, maxPendingBytes: number) {
+  constructor(name: string, conn: Deno.Conn, maxPendingBytes: number) {
     this.name = name;
     this.#conn = conn;
     this.#outbound = new OutboundLines(maxPendingBytes);
@@ -146,11 +152,12 @@ class Session {
 class RosterServer {
   readonly #roster = new Roster();
   readonly #sessions = new Set<Session>();
-  readonly #connections = new Set<Deno.TcpConn>();
+  readonly #connections = new Set<Deno.Conn>();
   readonly #maxClients: number;
   readonly #handshakeTimeoutMs: number;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
+  readonly #token: TokenGate | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -161,6 +168,7 @@ class RosterServer {
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
+    this.#token = options.token;
   }
 
   /** Closes every connection, without telling anyone about the leaves. */
@@ -170,14 +178,27 @@ class RosterServer {
   }
 
   /** Runs one connection from handshake to close. */
-  async handle(conn: Deno.TcpConn): Promise<void> {
+  async handle(conn: Deno.Conn): Promise<void> {
     this.#connections.add(conn);
     try {
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
+      // A TLS connection has no such settings; its socket keeps Deno's.
+      if (isTcp(conn)) {
+        conn.setNoDelay(true);
+        conn.setKeepAlive(true);
+      }
       const first = await this.#readFirst(conn);
       if (first === null) return;
-      const session = this.#admit(parseHandshake(first), conn);
+      const stage = await readTokenStage(
+        conn,
+        first,
+        this.#token,
+        this.#handshakeTimeoutMs,
+      );
+      if (stage === null) return;
+      const session = this.#admit(
+        "error" in stage ? stage : parseHandshake(stage.name),
+        conn,
+      );
       if (typeof session === "string") {
         await this.#refuse(conn, session);
         return;
@@ -198,7 +219,7 @@ class RosterServer {
   }
 
   /** Reads the client's first bytes, or null if it closes or stays silent. */
-  async #readFirst(conn: Deno.TcpConn): Promise<Uint8Array | null> {
+  async #readFirst(conn: Deno.Conn): Promise<Uint8Array | null> {
     const buffer = new Uint8Array(HANDSHAKE_READ_BYTES);
     const timer = setTimeout(
       () => closeQuietly(conn),
@@ -215,7 +236,7 @@ class RosterServer {
   }
 
   /** Makes a session for the handshake's name, or says why it cannot join. */
-  #admit(handshake: Handshake, conn: Deno.TcpConn): Session | string {
+  #admit(handshake: Handshake, conn: Deno.Conn): Session | string {
     if ("error" in handshake) return handshake.error;
     const { name } = handshake;
     if (this.closing) return "server is shutting down";
@@ -231,7 +252,7 @@ class RosterServer {
    * then, once the client closes or a second passes, the socket, so unread
    * input does not turn the close into a reset that loses the line.
    */
-  async #refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
+  async #refuse(conn: Deno.Conn, reason: string): Promise<void> {
     await writeAll(conn, encoder.encode(`error: ${reason}\n`));
     await conn.closeWrite();
     const timer = setTimeout(() => closeQuietly(conn), 1000);
@@ -275,6 +296,11 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let offset = 0; offset < data.length;) {
     offset += await conn.write(data.subarray(offset));
   }
+}
+
+/** Whether `conn` is a plain TCP connection rather than a TLS one. */
+function isTcp(conn: Deno.Conn): conn is Deno.TcpConn {
+  return "setNoDelay" in conn;
 }
 
 /** Closes `conn`, ignoring that it may be closed already. */

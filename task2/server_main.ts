@@ -13,10 +13,17 @@ import {
   type ProgramContext,
   runProgram,
 } from "../lib/cli.ts";
+import {
+  readServerSecurity,
+  SERVER_SECURITY_OPTIONS,
+  SERVER_SECURITY_USAGE,
+} from "../lib/security.ts";
+import type { ServerTls } from "../lib/tls.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
 const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
+         [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 
 Tells every connected roster-client the sorted names of all connected clients,
 each time one connects or disconnects.
@@ -30,19 +37,26 @@ Options:
   --handshake-timeout SECONDS
                      how long a client may take to send its name (default 10)
   --quiet            do not log joins and leaves on stderr
+${SERVER_SECURITY_USAGE}
   -h, --help         show this help
 
 The first line on stderr says where the server listens. SIGINT or SIGTERM
-closes every connection and exits 0.`;
+closes every connection and exits 0. With --token-file, a client sends
+"TOKEN <token>" and a newline before its name.`;
 
 function logChange({ kind, name, online }: RosterChange): void {
   console.error(`${kind === "join" ? "+" : "-"} ${name} (${online} online)`);
 }
 
-/** Listens on `host`:`port`, explaining in one line why it cannot. */
-function listen(host: string, port: number): Deno.TcpListener {
+/**
+ * Listens on `host`:`port`, with TLS when `tls` is given, explaining in one
+ * line why it cannot.
+ */
+function listen(host: string, port: number, tls?: ServerTls): Deno.Listener {
   try {
-    return Deno.listen({ hostname: host, port });
+    return tls === undefined
+      ? Deno.listen({ hostname: host, port })
+      : Deno.listenTls({ hostname: host, port, ...tls });
   } catch (error: unknown) {
     const reason = error instanceof Deno.errors.AddrInUse
       ? "address already in use"
@@ -65,6 +79,7 @@ async function main(
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
+    ...SERVER_SECURITY_OPTIONS,
   });
   if (values.help) {
     console.log(USAGE);
@@ -79,13 +94,16 @@ async function main(
   const handshakeTimeoutMs = 1000 *
     parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout");
   const { host } = values;
+  const { tls, token, warning } = await readServerSecurity(values, host);
 
-  const listener = listen(host, port);
-  const { hostname, port: boundPort } = listener.addr;
+  const listener = listen(host, port, tls);
+  const { hostname, port: boundPort } = listener.addr as Deno.NetAddr;
   console.error(
     `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
   );
+  if (warning !== undefined) console.error(warning);
   await serveRoster(listener, {
+    ...(token === undefined ? {} : { token }),
     signal,
     maxClients,
     handshakeTimeoutMs,

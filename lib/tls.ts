@@ -1,0 +1,117 @@
+/**
+ * TLS for both servers and both clients: reading the PEM files named by
+ * `--tls-cert`, `--tls-key` and `--ca`, checking the flags go together, and
+ * turning a failed handshake into a sentence that says what to do.
+ *
+ * @module
+ */
+import { UsageError } from "./cli.ts";
+import { readNamedFile } from "./files.ts";
+
+/** A server's certificate chain and private key, as PEM text. */
+export interface ServerTls {
+  /** The certificate chain, server certificate first. */
+  cert: string;
+  /** The private key of the server certificate. */
+  key: string;
+}
+
+/** How a client verifies the server. */
+export interface ClientTls {
+  /** PEM CA certificates trusted besides the default roots (from `--ca`). */
+  caCerts: string[];
+  /**
+   * The name the server's certificate must carry, when it differs from the
+   * host connected to (`--server-name`).
+   */
+  serverName?: string;
+}
+
+/** The command-line flags of a client that concern TLS. */
+export interface ClientTlsFlags {
+  /** `--tls`: use TLS with the default roots. */
+  tls: boolean;
+  /** `--ca FILE`: trust this CA too; implies `tls`. */
+  ca?: string | undefined;
+  /** `--server-name NAME`: verify the certificate for NAME. */
+  serverName?: string | undefined;
+}
+
+const CERTIFICATE_PEM = "-----BEGIN CERTIFICATE-----";
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/**
+ * Reads a server's `--tls-cert` and `--tls-key` files: both or neither.
+ * Resolves to undefined when neither is given.
+ *
+ * @throws {UsageError} when only one of the two is given
+ * @throws {Error} when a file cannot be read or holds no PEM of its kind
+ */
+export async function readServerTls(
+  certPath: string | undefined,
+  keyPath: string | undefined,
+): Promise<ServerTls | undefined> {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both");
+  }
+  const cert = await readNamedFile(certPath, "--tls-cert");
+  if (!cert.includes(CERTIFICATE_PEM)) {
+    throw new Error(`--tls-cert "${certPath}" holds no PEM certificate`);
+  }
+  const key = await readNamedFile(keyPath, "--tls-key");
+  if (!PRIVATE_KEY_PEM.test(key)) {
+    throw new Error(`--tls-key "${keyPath}" holds no PEM private key`);
+  }
+  return { cert, key };
+}
+
+/**
+ * Reads a client's TLS flags: resolves to undefined for a plain connection,
+ * else to the CA certificates to trust and the name to verify.
+ *
+ * @throws {UsageError} when `--server-name` is given without TLS
+ * @throws {Error} when the `--ca` file cannot be read or holds no certificate
+ */
+export async function readClientTls(
+  flags: ClientTlsFlags,
+): Promise<ClientTls | undefined> {
+  const { ca, serverName } = flags;
+  if (!flags.tls && ca === undefined) {
+    if (serverName !== undefined) {
+      throw new UsageError("--server-name needs --tls or --ca");
+    }
+    return undefined;
+  }
+  const caCerts: string[] = [];
+  if (ca !== undefined) {
+    const pem = await readNamedFile(ca, "--ca");
+    if (!pem.includes(CERTIFICATE_PEM)) {
+      throw new Error(`--ca "${ca}" holds no PEM certificate`);
+    }
+    caCerts.push(pem);
+  }
+  return serverName === undefined ? { caCerts } : { caCerts, serverName };
+}
+
+/**
+ * Explains why a TLS connection failed, for a client's `error:` line, with
+ * what to do about it; returns undefined when `message` is not about TLS.
+ */
+export function explainTlsFailure(message: string): string | undefined {
+  if (/UnknownIssuer|unable to (get|verify)|self[- ]signed/i.test(message)) {
+    return "the server's certificate is not signed by a trusted CA (use --ca FILE)";
+  }
+  const names = message.match(/.*(?:only valid for|altnames:) (.*)$/)?.[1];
+  if (names !== undefined || /not valid for name/.test(message)) {
+    return `the server's certificate is not valid for this host name${
+      names === undefined ? "" : ` (it names ${names})`
+    }: connect by a name it carries or use --server-name NAME`;
+  }
+  if (
+    /InvalidContentType|corrupt message|wrong version number/i.test(message)
+  ) {
+    return "the server does not speak TLS (connect without --tls and --ca, or start the server with --tls-cert and --tls-key)";
+  }
+  return undefined;
+}
