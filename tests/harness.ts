@@ -121,6 +121,8 @@ export interface SpawnOptions {
    * @default {false}
    */
   stdin?: boolean;
+  /** Environment variables to set for the program, besides the test's own. */
+  env?: Record<string, string>;
 }
 
 /** A program running as a subprocess of the test. */
@@ -144,6 +146,7 @@ export class RunningProgram implements AsyncDisposable {
           ? args
           : ["run", "--quiet", ...permissions, entry, ...args],
         cwd: root,
+        ...(options.env === undefined ? {} : { env: options.env }),
         stdin: options.stdin ? "piped" : "null",
         stdout: "piped",
         stderr: "piped",
@@ -196,6 +199,42 @@ export function spawnProgram(
   options: SpawnOptions = {},
 ): RunningProgram {
   return new RunningProgram(name, args, options);
+}
+
+/** What a program printed and how it exited, from {@linkcode runToEnd}. */
+export interface ProgramOutput {
+  /** Its standard output, line by line. */
+  stdout: string[];
+  /** Its standard error, line by line. */
+  stderr: string[];
+  /** Its exit code. */
+  code: number;
+}
+
+/**
+ * Runs `name` with `args` to its end, with `input` piped in when given (else
+ * no standard input), and resolves to what it printed and its exit code.
+ */
+export async function runToEnd(
+  name: ProgramName,
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<ProgramOutput> {
+  const { input, env } = options;
+  await using program = spawnProgram(name, args, {
+    stdin: input !== undefined,
+    ...(env === undefined ? {} : { env }),
+  });
+  if (input !== undefined) {
+    await program.write(input);
+    await program.closeStdin();
+  }
+  const [stdout, stderr, status] = await Promise.all([
+    program.stdout.rest(),
+    program.stderr.rest(),
+    program.exit(),
+  ]);
+  return { stdout, stderr, code: status.code };
 }
 
 /** A server started on port 0, with the port it reported; dispose to kill it. */
