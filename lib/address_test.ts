@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { formatHostPort, parseHostPort, parsePort } from "./address.ts";
+import {
+  formatHostPort,
+  isLoopback,
+  parseHostPort,
+  parsePort,
+} from "./address.ts";
 
 Deno.test("parsePort accepts 0 to 65535 and rejects anything else", () => {
   assert.equal(parsePort("0"), 0);
@@ -49,4 +54,23 @@ Deno.test("parseHostPort explains what is wrong with a bad address", () => {
 Deno.test("formatHostPort brackets IPv6 addresses only", () => {
   assert.equal(formatHostPort("127.0.0.1", 80), "127.0.0.1:80");
   assert.equal(formatHostPort("::", 80), "[::]:80");
+});
+
+Deno.test("isLoopback knows loopback addresses from every-interface ones", () => {
+  for (
+    const host of [
+      "127.0.0.1",
+      "127.1.2.3",
+      "::1",
+      "localhost",
+      "::ffff:127.0.0.1",
+    ]
+  ) {
+    assert.ok(isLoopback(host), host);
+  }
+  for (
+    const host of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1"]
+  ) {
+    assert.ok(!isLoopback(host), host);
+  }
 });
