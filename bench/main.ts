@@ -28,7 +28,9 @@ import {
   storm,
   type StormResult,
 } from "./roster_bench.ts";
+import { guessRate, queueTlsPair, rosterTlsPair } from "./security_bench.ts";
 import { median, spread, unit } from "./stats.ts";
+import { makeTestPki } from "../tests/tls_fixtures.ts";
 
 /** One row of the report. */
 interface Row {
@@ -272,6 +274,69 @@ async function queueFigures(): Promise<void> {
   row("queue-client one-shot `size`: wall time", spread(startups, ms));
 }
 
+async function securityFigures(): Promise<void> {
+  await using pki = await makeTestPki();
+  if (await hasH2load()) {
+    console.error("queue put+pop over TLS with a token");
+    const pairs = await repeat(
+      "TLS+token vs plain",
+      () => queueTlsPair(pki, 64, 40_000),
+    );
+    const rate = pairs.map((p) => p.secure.callsPerSecond);
+    const plainRate = pairs.map((p) => p.plain.callsPerSecond);
+    row(
+      "queue put+pop c=64 over TLS with a token: calls/s (h2load, 40000 calls)",
+      spread(rate, unit(3, "/s")),
+      `plain, no token ${spread(plainRate, unit(3, "/s"))}`,
+      unit(3, "x")(median(rate) / median(plainRate)),
+      ">= 0.7x",
+    );
+    const cpu = pairs.map((p) => p.secure.serverCpuMicros);
+    const plainCpu = pairs.map((p) => p.plain.serverCpuMicros);
+    row(
+      "queue put+pop c=64 over TLS with a token: server CPU per call",
+      spread(cpu, unit(3, " us")),
+      `plain, no token ${spread(plainCpu, unit(3, " us"))}`,
+      unit(3, "x")(median(cpu) / median(plainCpu)),
+    );
+  }
+  console.error("roster churn over TLS");
+  const churns = await repeat(
+    "TLS vs plain",
+    () => rosterTlsPair(pki, 1000, 50),
+  );
+  const perEvent = churns.map((c) => c.secure.serverCpuMsPerEvent);
+  const plainPerEvent = churns.map((c) => c.plain.serverCpuMsPerEvent);
+  row(
+    "roster churn N=1000, K=50 over TLS: server CPU per change",
+    spread(perEvent, ms),
+    `plain ${spread(plainPerEvent, ms)}`,
+    unit(3, "x")(median(perEvent) / median(plainPerEvent)),
+  );
+  console.error("token guessing");
+  const [guesses] = await repeat("guesses", () => guessRate(pki, 10_000), 1);
+  row(
+    "roster token guesses from one address for 10 s: guesses checked per second",
+    unit(3, "/s")(guesses!.checked),
+    `attempts made ${
+      unit(3, "/s")(guesses!.attempts)
+    }, the rest refused unchecked`,
+    unit(3, "x")(guesses!.checked / guesses!.attempts),
+  );
+}
+
+/**
+ * Replaces the section headed `heading` at the end of bench/RESULTS.md with
+ * `body`, or appends it, leaving the rest of the file as it was.
+ */
+async function writeSection(heading: string, body: string): Promise<void> {
+  const url = new URL("./RESULTS.md", import.meta.url);
+  const text = await Deno.readTextFile(url).catch(() => "");
+  const at = text.indexOf(`\n${heading}\n`);
+  const kept = at < 0 ? text.trimEnd() : text.slice(0, at).trimEnd();
+  await Deno.writeTextFile(url, `${kept}\n\n${heading}\n\n${body}\n`);
+}
+
 function table(): string {
   const lines = [
     "| figure | value: median (min-max) | reference, same run | ratio | target |",
@@ -285,8 +350,20 @@ function table(): string {
 
 async function main(): Promise<void> {
   const started = new Date();
+  if (Deno.args[0] === "security") {
+    // Only this section, written under its own heading in RESULTS.md.
+    await securityFigures();
+    const report = table();
+    console.log(report);
+    await writeSection(
+      "## TLS and tokens",
+      `Run ${started.toISOString()} with \`deno task bench security\`: Deno ${Deno.version.deno}, ${cpus().length} cores; figures are medians of 3 runs with min-max, each beside its plain reference from the same run.\n\n${report}`,
+    );
+    return;
+  }
   await rosterFigures();
   await queueFigures();
+  await securityFigures();
   const report = table();
   console.log(report);
   const header = [

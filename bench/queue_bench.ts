@@ -25,14 +25,18 @@ export interface TargetServer extends AsyncDisposable {
   pid: number;
 }
 
-/** Starts the real queue server with capacity `size`. */
-export async function startQueueServer(size: number): Promise<TargetServer> {
+/** Starts the real queue server with capacity `size` and `extra` flags. */
+export async function startQueueServer(
+  size: number,
+  extra: string[] = [],
+): Promise<TargetServer> {
   const started = await startServer("queue-server", [
     "0",
     String(size),
     "--host",
     "127.0.0.1",
     "--quiet",
+    ...extra,
   ]);
   return {
     port: started.port,
@@ -81,6 +85,14 @@ export interface LoadResult {
 /** The RPCs a load run calls, in turn. */
 export type Workload = "put+pop" | "size";
 
+/** Options of {@linkcode h2loadRun}. */
+export interface H2loadOptions {
+  /** Connect with TLS (h2load negotiates h2 by ALPN and checks no names). */
+  tls?: boolean;
+  /** Extra request headers, such as `authorization: Bearer ...`. */
+  headers?: string[];
+}
+
 /** Whether h2load (Debian's nghttp2-client) is on PATH. */
 export async function hasH2load(): Promise<boolean> {
   try {
@@ -115,7 +127,9 @@ async function h2load(
   workload: Workload | "put",
   concurrency: number,
   calls: number,
+  options: H2loadOptions = {},
 ): Promise<number> {
+  const { tls = false, headers = [] } = options;
   const body = await Deno.makeTempFile({
     dir: new URL(".", import.meta.url).pathname,
     suffix: ".grpc",
@@ -126,7 +140,8 @@ async function h2load(
       workload === "size" ? new Uint8Array(5) : putFrame(),
     );
     const connections = Math.min(8, concurrency);
-    const base = `http://127.0.0.1:${server.port}/queue.v1.QueueService/`;
+    const scheme = tls ? "https" : "http";
+    const base = `${scheme}://127.0.0.1:${server.port}/queue.v1.QueueService/`;
     const uris =
       { "size": ["Size"], "put": ["Put"], "put+pop": ["Put", "Pop"] }[workload];
     const { stdout, success } = await within(
@@ -135,6 +150,7 @@ async function h2load(
           ...["-n", String(calls), "-c", String(connections)],
           ...["-m", String(Math.ceil(concurrency / connections)), "-d", body],
           ...["-H", "content-type: application/grpc", "-H", "te: trailers"],
+          ...headers.flatMap((header) => ["-H", header]),
           ...uris.map((method) => base + method),
         ],
         stderr: "null",
@@ -160,9 +176,16 @@ export async function h2loadRun(
   workload: Workload,
   concurrency: number,
   calls: number,
+  options: H2loadOptions = {},
 ): Promise<LoadResult> {
   const before = await processStats(server.pid);
-  const callsPerSecond = await h2load(server, workload, concurrency, calls);
+  const callsPerSecond = await h2load(
+    server,
+    workload,
+    concurrency,
+    calls,
+    options,
+  );
   const after = await processStats(server.pid);
   return {
     callsPerSecond,

@@ -11,7 +11,11 @@ import {
   startServer,
   within,
 } from "../tests/harness.ts";
-import { rosterLineLength, RosterLoad } from "./roster_load.ts";
+import {
+  type RosterConnect,
+  rosterLineLength,
+  RosterLoad,
+} from "./roster_load.ts";
 import { percentile } from "./stats.ts";
 
 /** What one storm run measured. */
@@ -31,8 +35,14 @@ export interface StormResult {
 /** Bounds every phase of a figure, so a stuck run fails instead of hanging. */
 const PHASE_LIMIT_MS = 600_000;
 
-function startRosterServer() {
-  return startServer("roster-server", ["0", "--host", "127.0.0.1", "--quiet"]);
+function startRosterServer(extra: string[] = []) {
+  return startServer("roster-server", [
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--quiet",
+    ...extra,
+  ]);
 }
 
 function namesFor(count: number, prefix = "client"): string[] {
@@ -125,6 +135,10 @@ export interface ChurnOptions {
   cycles?: number;
   /** How long to churn at most, in milliseconds. @default {Infinity} */
   durationMs?: number;
+  /** Extra flags for the server, such as TLS. @default {[]} */
+  serverArgs?: string[];
+  /** How each client connects. @default {plain TCP} */
+  connect?: RosterConnect;
 }
 
 /**
@@ -137,8 +151,8 @@ export async function churn(
   options: ChurnOptions = {},
 ): Promise<ChurnResult> {
   const { stalled = 0, cycles = Infinity, durationMs = Infinity } = options;
-  await using started = await startRosterServer();
-  await using load = new RosterLoad(started.port);
+  await using started = await startRosterServer(options.serverArgs);
+  await using load = new RosterLoad(started.port, options.connect);
   const { pid } = started.server.process;
   const readerNames = namesFor(readers, "reader");
   const stalledNames = namesFor(stalled, "stalled");

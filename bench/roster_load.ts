@@ -19,7 +19,7 @@ interface Expectation {
 
 /** One raw client: its connection and what it has seen. */
 class LoadClient {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   /** Bytes after the last newline seen. */
   carry = 0;
   /** Length of the newest complete line, or -1 before the first. */
@@ -27,23 +27,35 @@ class LoadClient {
   /** Whether the current expectation is met by this client. */
   satisfied = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.Conn) {
     this.conn = conn;
   }
 }
 
+/** Opens one client connection to the roster server on 127.0.0.1:`port`. */
+export type RosterConnect = (port: number) => Promise<Deno.Conn>;
+
+/** Plain TCP to 127.0.0.1:`port`. */
+const connectTcp: RosterConnect = (port) =>
+  Deno.connect({ hostname: "127.0.0.1", port });
+
 /** A crowd of roster clients, reading (or not) and counting. */
 export class RosterLoad implements AsyncDisposable {
   readonly #port: number;
+  readonly #connect: RosterConnect;
   readonly #clients: LoadClient[] = [];
   #readers = 0;
   #expectation: Expectation | undefined;
   /** Bytes received by every client so far. */
   bytes = 0;
 
-  /** A load against the roster server on 127.0.0.1:`port`. */
-  constructor(port: number) {
+  /**
+   * A load against the roster server on 127.0.0.1:`port`, each client
+   * connected by `connect` (plain TCP by default).
+   */
+  constructor(port: number, connect: RosterConnect = connectTcp) {
     this.#port = port;
+    this.#connect = connect;
   }
 
   /** The number of clients connected by this load. */
@@ -56,10 +68,7 @@ export class RosterLoad implements AsyncDisposable {
    * resolves once the name is sent, not when the roster comes back.
    */
   async join(name: string, read = true): Promise<LoadClient> {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: this.#port,
-    });
+    const conn = await this.#connect(this.#port);
     await conn.write(new TextEncoder().encode(name));
     const client = new LoadClient(conn);
     this.#clients.push(client);
