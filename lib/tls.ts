@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { UsageError } from "./cli.ts";
 import { readNamedFile } from "./files.ts";
 
@@ -45,7 +46,8 @@ const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
  * Resolves to undefined when neither is given.
  *
  * @throws {UsageError} when only one of the two is given
- * @throws {Error} when a file cannot be read or holds no PEM of its kind
+ * @throws {Error} when a file cannot be read or holds no PEM of its kind, or
+ * the key is not the certificate's
  */
 export async function readServerTls(
   certPath: string | undefined,
@@ -62,6 +64,29 @@ export async function readServerTls(
   const key = await readNamedFile(keyPath, "--tls-key");
   if (!PRIVATE_KEY_PEM.test(key)) {
     throw new Error(`--tls-key "${keyPath}" holds no PEM private key`);
+  }
+  // Checked here because grpc-js would listen anyway and fail every
+  // handshake later.
+  let certificate: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error: unknown) {
+    throw new Error(
+      `--tls-cert "${certPath}" holds no valid certificate: ${message(error)}`,
+    );
+  }
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error: unknown) {
+    throw new Error(
+      `--tls-key "${keyPath}" holds no valid private key: ${message(error)}`,
+    );
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new Error(
+      `--tls-key "${keyPath}" is not the key of the certificate in --tls-cert "${certPath}"`,
+    );
   }
   return { cert, key };
 }
@@ -114,4 +139,8 @@ export function explainTlsFailure(message: string): string | undefined {
     return "the server does not speak TLS (connect without --tls and --ca, or start the server with --tls-cert and --tls-key)";
   }
   return undefined;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

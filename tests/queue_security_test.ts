@@ -220,6 +220,32 @@ Deno.test("queue-server throttles an address after a wrong token: even the right
   assert.deepEqual(admitted.stdout, ["0"]);
 });
 
+Deno.test("both servers refuse to start with a key that is not the certificate's (exit 1) or half a TLS pair (exit 2), in one line", async () => {
+  await using pki = await makeTestPki();
+  for (
+    const [name, args] of [
+      ["queue-server", ["0", "3"]],
+      ["roster-server", ["0"]],
+    ] as const
+  ) {
+    const base = [...args, "--host", "127.0.0.1"];
+    const mismatch = await runToEnd(name, [
+      ...base,
+      ...["--tls-cert", pki.cert, "--tls-key", pki.otherKey],
+    ]);
+    assert.deepEqual(mismatch.stderr, [
+      `error: --tls-key "${pki.otherKey}" is not the key of the certificate in --tls-cert "${pki.cert}"`,
+    ]);
+    assert.equal(mismatch.code, 1);
+    const half = await runToEnd(name, [...base, "--tls-cert", pki.cert]);
+    assert.equal(half.code, 2);
+    assert.equal(
+      half.stderr[0],
+      "error: --tls-cert and --tls-key go together: give both",
+    );
+  }
+});
+
 /**
  * A grpcio client in Python: prints one line per call, the status code and
  * the response bytes in hex. Requests and responses are raw protobuf bytes.

@@ -14,6 +14,8 @@ export interface TestPki extends AsyncDisposable {
   ca: string;
   /** A CA certificate that signed nothing here. */
   otherCa: string;
+  /** The private key of {@linkcode TestPki.otherCa}, not the server's. */
+  otherKey: string;
   /** The server's certificate, for `localhost` and `127.0.0.1`. */
   cert: string;
   /** The server's private key. */
@@ -99,6 +101,7 @@ export async function makeTestPki(): Promise<TestPki> {
   return {
     ca: `${dir}/ca.crt`,
     otherCa: `${dir}/other-ca.crt`,
+    otherKey: `${dir}/other-ca.key`,
     cert: `${dir}/server.crt`,
     key: `${dir}/server.key`,
     tokenFile: `${dir}/token`,
