@@ -43,7 +43,7 @@ export async function rosterTlsPair(
     cycles,
     serverArgs: ["--tls-cert", pki.cert, "--tls-key", pki.key],
     connect: (port) =>
-      Deno.connectTls({ hostname: "localhost", port, caCerts: [ca] }),
+      Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] }),
   });
   const plain = await churn(readers, { cycles });
   return { secure, plain };

@@ -21,11 +21,17 @@ export const SERVER_SECURITY_OPTIONS = {
   "token-file": { type: "string" },
 } as const;
 
-/** The servers' usage lines for {@linkcode SERVER_SECURITY_OPTIONS}. */
-export const SERVER_SECURITY_USAGE =
-  `  --tls-cert FILE    serve TLS with this PEM certificate chain (with --tls-key)
-  --tls-key FILE     the PEM private key of --tls-cert
-  --token-file FILE  require the token on the first line of FILE from clients`;
+/**
+ * The servers' usage lines for {@linkcode SERVER_SECURITY_OPTIONS}, with the
+ * descriptions starting at `column` to line up with the program's others.
+ */
+export function serverSecurityUsage(column: number): string {
+  return formatOptions([
+    ["--tls-cert FILE", "serve TLS with this PEM certificate chain"],
+    ["--tls-key FILE", "the PEM private key of --tls-cert"],
+    ["--token-file FILE", "require the token on the first line of FILE"],
+  ], column);
+}
 
 /** The clients' security options, for `parseCommandLine`. */
 export const CLIENT_SECURITY_OPTIONS = {
@@ -35,13 +41,39 @@ export const CLIENT_SECURITY_OPTIONS = {
   "token-file": { type: "string" },
 } as const;
 
-/** The clients' usage lines for {@linkcode CLIENT_SECURITY_OPTIONS}. */
-export function clientSecurityUsage(tokenVariable: string): string {
-  return `  --tls              connect with TLS, trusting the default root CAs
-  --ca FILE          also trust the PEM CA certificate(s) in FILE (implies --tls)
-  --server-name NAME verify the server's certificate for NAME instead of HOST
-  --token-file FILE  send the token on the first line of FILE (else the
-                     environment variable ${tokenVariable}, if set)`;
+/**
+ * The clients' usage lines for {@linkcode CLIENT_SECURITY_OPTIONS}, naming
+ * the token's environment variable, with the descriptions starting at
+ * `column`.
+ */
+export function clientSecurityUsage(
+  tokenVariable: string,
+  column: number,
+): string {
+  return formatOptions([
+    ["--tls", "connect with TLS, trusting the default root CAs"],
+    [
+      "--ca FILE",
+      "also trust the PEM CA certificate(s) in FILE; implies --tls",
+    ],
+    ["--server-name NAME", "verify the certificate for NAME instead of HOST"],
+    ["--token-file FILE", "send the token on the first line of FILE"],
+    ["", `(else the environment variable ${tokenVariable}, if set)`],
+  ], column);
+}
+
+/**
+ * Formats option lines: the flag indented by two spaces, its description
+ * from `column` on, or on the next line when the flag is too long for that.
+ */
+function formatOptions(rows: [string, string][], column: number): string {
+  const pad = " ".repeat(column);
+  return rows.map(([flag, description]) => {
+    const head = `  ${flag}`;
+    return head.length < column
+      ? head.padEnd(column) + description
+      : `${head}\n${pad}${description}`;
+  }).join("\n");
 }
 
 /** A server's security settings, read from its flags. */

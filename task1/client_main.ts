@@ -51,7 +51,7 @@ Arguments:
 
 Options:
   --timeout SECONDS   deadline of each call (default 5)
-${clientSecurityUsage("QUEUE_TOKEN")}
+${clientSecurityUsage("QUEUE_TOKEN", 22)}
   -h, --help          show this help
 
 Errors are printed as one "error: " line on stderr; they never end the REPL,

@@ -16,7 +16,7 @@ import {
 import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
-  SERVER_SECURITY_USAGE,
+  serverSecurityUsage,
 } from "../lib/security.ts";
 import {
   createQueueServer,
@@ -37,7 +37,7 @@ Arguments:
 Options:
   --host ADDR   address to listen on (default 0.0.0.0; :: for IPv6)
   --quiet       do not log the shutdown on stderr
-${SERVER_SECURITY_USAGE}
+${serverSecurityUsage(16)}
   -h, --help    show this help
 
 Items larger than ${DEFAULT_MAX_ITEM_BYTES} bytes (1 MiB) of UTF-8 are refused

@@ -33,8 +33,8 @@ Arguments:
   NAME         1 to 20 letters or digits, unique on the server
 
 Options:
-${clientSecurityUsage("ROSTER_TOKEN")}
-  -h, --help         show this help
+${clientSecurityUsage("ROSTER_TOKEN", 22)}
+  -h, --help          show this help
 
 Exits 0 on SIGINT or SIGTERM, 1 if the server refuses the name or closes the
 connection, 2 on a usage error.`;

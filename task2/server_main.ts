@@ -16,7 +16,7 @@ import {
 import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
-  SERVER_SECURITY_USAGE,
+  serverSecurityUsage,
 } from "../lib/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
@@ -37,7 +37,7 @@ Options:
   --handshake-timeout SECONDS
                      how long a client may take to send its name (default 10)
   --quiet            do not log joins and leaves on stderr
-${SERVER_SECURITY_USAGE}
+${serverSecurityUsage(21)}
   -h, --help         show this help
 
 The first line on stderr says where the server listens. SIGINT or SIGTERM
