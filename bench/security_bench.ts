@@ -7,29 +7,48 @@
  */
 import { TEST_TOKEN, type TestPki } from "../tests/tls_fixtures.ts";
 import { connectRaw, startServer } from "../tests/harness.ts";
-import { h2loadRun, type LoadResult, startQueueServer } from "./queue_bench.ts";
+import {
+  type H2loadOptions,
+  h2loadRun,
+  type LoadResult,
+  startQueueServer,
+} from "./queue_bench.ts";
 import { churn, type ChurnResult } from "./roster_bench.ts";
 
-/** Queue put+pop at `concurrency` with TLS and a token, then plain. */
-export async function queueTlsPair(
+/** Queue put+pop results with each combination of TLS and a token. */
+export interface QueueSecurityResults {
+  /** Neither TLS nor a token: the seed's setup. */
+  plain: LoadResult;
+  /** TLS only. */
+  tls: LoadResult;
+  /** A token only. */
+  token: LoadResult;
+  /** TLS and a token. */
+  both: LoadResult;
+}
+
+/** Queue put+pop at `concurrency`, plain, with TLS, a token, and both. */
+export async function queueSecurityRun(
   pki: TestPki,
   concurrency: number,
   calls: number,
-): Promise<{ secure: LoadResult; plain: LoadResult }> {
-  let secure: LoadResult;
-  {
-    await using server = await startQueueServer(1_000_000, [
-      ...["--tls-cert", pki.cert, "--tls-key", pki.key],
-      ...["--token-file", pki.tokenFile],
-    ]);
-    secure = await h2loadRun(server, "put+pop", concurrency, calls, {
+): Promise<QueueSecurityResults> {
+  const tlsFlags = ["--tls-cert", pki.cert, "--tls-key", pki.key];
+  const tokenFlags = ["--token-file", pki.tokenFile];
+  const header = [`authorization: Bearer ${TEST_TOKEN}`];
+  const run = async (flags: string[], options: H2loadOptions) => {
+    await using server = await startQueueServer(1_000_000, flags);
+    return await h2loadRun(server, "put+pop", concurrency, calls, options);
+  };
+  return {
+    plain: await run([], {}),
+    tls: await run(tlsFlags, { tls: true }),
+    token: await run(tokenFlags, { headers: header }),
+    both: await run([...tlsFlags, ...tokenFlags], {
       tls: true,
-      headers: [`authorization: Bearer ${TEST_TOKEN}`],
-    });
-  }
-  await using server = await startQueueServer(1_000_000);
-  const plain = await h2loadRun(server, "put+pop", concurrency, calls);
-  return { secure, plain };
+      headers: header,
+    }),
+  };
 }
 
 /** Roster churn with `readers` clients over TLS, then plain. */

@@ -67,8 +67,11 @@ export async function clientToken(
  * both are hashed with SHA-256 first, so even their lengths stay hidden.
  */
 export function tokensEqual(presented: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text).digest();
   return timingSafeEqual(digest(presented), digest(expected));
+}
+
+function digest(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
 }
 
 /** The outcome of {@linkcode TokenGate.check}: let in, or why not. */
@@ -80,12 +83,13 @@ export type TokenVerdict = { ok: true } | { ok: false; reason: string };
  * wrong token, so attempts from it are refused unchecked until then.
  */
 export class TokenGate {
-  readonly #token: string;
+  /** The expected token's digest, computed once for every check. */
+  readonly #digest: Uint8Array;
   readonly #throttle: FailureThrottle;
 
   /** A gate that lets in clients presenting `token`. */
   constructor(token: string, options: FailureThrottleOptions = {}) {
-    this.#token = token;
+    this.#digest = digest(token);
     this.#throttle = new FailureThrottle(options);
   }
 
@@ -109,7 +113,7 @@ export class TokenGate {
         } s`,
       };
     }
-    if (tokensEqual(presented, this.#token)) {
+    if (timingSafeEqual(digest(presented), this.#digest)) {
       this.#throttle.succeed(address);
       return { ok: true };
     }

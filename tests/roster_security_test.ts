@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   connectRaw,
   runToEnd,
+  SilentServer,
   spawnProgram,
   type StartedServer,
   startServer,
@@ -118,6 +119,21 @@ Deno.test("roster-client refuses an unknown CA, a wrong host name, and says whic
   // Only joins and leaves, no stack traces or handshake errors.
   assert.deepEqual(await tls.server.stderr.rest(), ["+ greg (1 online)"]);
   assert.deepEqual(await plain.server.stderr.rest(), ["+ bob (1 online)"]);
+});
+
+Deno.test("roster-client with --tls gives up on a server that never answers the handshake, in one line", async () => {
+  await using silent = new SilentServer();
+  const output = await runToEnd("roster-client", [
+    `localhost:${silent.port}`,
+    ...["greg", "--tls"],
+  ]);
+  assert.deepEqual(output, {
+    stdout: [],
+    stderr: [
+      `error: Cannot connect to "localhost:${silent.port}": no answer within 5 s`,
+    ],
+    code: 1,
+  });
 });
 
 Deno.test("roster server with a token refuses a missing or wrong one with an error line, tells nobody, and never shows a token", async () => {
