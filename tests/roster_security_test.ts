@@ -37,7 +37,7 @@ function assertNoToken(...outputs: string[][]): void {
   }
 }
 
-Deno.test("roster programs play the seed's example over TLS with a token: greg, bob, vlad, then bob leaves", async () => {
+Deno.test("roster programs play the seed's example over TLS with a token: greg, bob, vlad, then bob leaves; a wrong token is refused over TLS", async () => {
   await using pki = await makeTestPki();
   await using started = await startRosterServer(
     ...tlsFlags(pki),
@@ -64,6 +64,16 @@ Deno.test("roster programs play the seed's example over TLS with a token: greg, 
   assert.equal((await bob.exit()).code, 0);
   assert.deepEqual(await greg.stdout.take(1), ["greg vlad"]);
   assert.deepEqual(await vlad.stdout.take(1), ["greg vlad"]);
+  // A refusal's error line gets through TLS too.
+  const wrong = await runToEnd("roster-client", [
+    `localhost:${started.port}`,
+    ...["eve", "--ca", pki.ca, "--token-file", pki.wrongTokenFile],
+  ]);
+  assert.deepEqual(wrong, {
+    stdout: [],
+    stderr: ["error: wrong token"],
+    code: 1,
+  });
   assert.deepEqual(await started.server.stderr.take(4), [
     "+ greg (1 online)",
     "+ bob (2 online)",
