@@ -23,6 +23,7 @@ import {
   queueServiceDefinition,
   type SizeResponse,
 } from "./proto.ts";
+import { sessionHandler } from "./session.ts";
 
 /** The default limit on the size of one item: 1 MiB of UTF-8. */
 export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
@@ -209,13 +210,14 @@ function queueOperations(
   };
 }
 
-/** The unary handlers of `queue.v1.QueueService` over `operations`. */
+/** The handlers of `queue.v1.QueueService` over `operations`. */
 function unaryHandlers(operations: QueueOperations) {
   return {
     Put: unary(operations.put),
     Peek: unary(operations.peek),
     Pop: unary(operations.pop),
     Size: unary(operations.size),
+    Session: sessionHandler(operations),
   };
 }
 
