@@ -21,6 +21,47 @@ export interface SessionOptions {
    * @default {256}
    */
   maxOutstanding?: number;
+  /**
+   * How many bytes of a session's replies may wait in the server for the
+   * client to read them before the session runs no further command.
+   *
+   * @default {1048576}
+   */
+  maxUnsentBytes?: number;
+}
+
+/**
+ * The connection's socket under a call, as far as the session needs it:
+ * how many bytes have left, and its events.
+ */
+interface ConnectionSocket {
+  readonly bytesWritten: number;
+  once(event: "data", listener: () => void): unknown;
+  off(event: "data", listener: () => void): unknown;
+}
+
+/** How often a stalled session looks again whether its replies have left. */
+const UNSENT_RECHECK_MS = 50;
+
+/**
+ * The socket of the HTTP/2 connection a grpc-js server call runs on, or
+ * undefined if it cannot be reached.
+ *
+ * Deno 2.9's `node:http2` completes every write at once, whatever room the
+ * client's flow-control window leaves, and keeps what does not fit; so
+ * `write()` never returns false for a client that stops reading, and its
+ * replies would pile up without limit. What has actually left is counted by
+ * the connection's socket (`bytesWritten`), which grpc-js keeps in private
+ * fields: the call's intercepting call (the base call when there are no
+ * interceptors, as here) holds the HTTP/2 stream.
+ */
+function connectionSocket(call: object): ConnectionSocket | undefined {
+  const socket = (call as {
+    call?: { stream?: { session?: { socket?: Partial<ConnectionSocket> } } };
+  }).call?.stream?.session?.socket;
+  return typeof socket?.bytesWritten === "number"
+    ? socket as ConnectionSocket
+    : undefined;
 }
 
 /**
@@ -35,15 +76,16 @@ export interface SessionOptions {
  *
  * Memory per session is bounded: at most `maxOutstanding` received commands
  * wait to run, and no command runs while a written reply waits for the
- * client to read (the stream's `write()` returned false until `drain`).
+ * client to read (the stream's `write()` returned false until `drain`) or
+ * while more than `maxUnsentBytes` of replies have not left the connection.
  */
 export function sessionHandler(
   operations: QueueOperations,
   options: SessionOptions = {},
 ): grpc.handleBidiStreamingCall<Command, Reply> {
-  const { maxOutstanding = 256 } = options;
+  const { maxOutstanding = 256, maxUnsentBytes = 1024 * 1024 } = options;
   return (call) => {
-    new SessionRun(call, operations, maxOutstanding);
+    new SessionRun(call, operations, maxOutstanding, maxUnsentBytes);
   };
 }
 
@@ -52,6 +94,12 @@ class SessionRun {
   readonly #call: grpc.ServerDuplexStream<Command, Reply>;
   readonly #operations: QueueOperations;
   readonly #maxOutstanding: number;
+  readonly #maxUnsentBytes: number;
+  readonly #socket: ConnectionSocket | undefined;
+  /** The socket's `bytesWritten` when the session began. */
+  readonly #socketBytesAtStart: number;
+  /** About how many bytes of replies the session has written. */
+  #replyBytes = 0;
   readonly #cancelled = new AbortController();
   /** Commands received and not yet run, oldest first. */
   readonly #received: Command[] = [];
@@ -63,10 +111,14 @@ class SessionRun {
     call: grpc.ServerDuplexStream<Command, Reply>,
     operations: QueueOperations,
     maxOutstanding: number,
+    maxUnsentBytes: number,
   ) {
     this.#call = call;
     this.#operations = operations;
     this.#maxOutstanding = maxOutstanding;
+    this.#maxUnsentBytes = maxUnsentBytes;
+    this.#socket = connectionSocket(call);
+    this.#socketBytesAtStart = this.#socket?.bytesWritten ?? 0;
     call.on("data", (command: Command) => this.#receive(command));
     call.on("end", () => this.#endOfCommands());
     call.once("cancelled", () => this.#cancelled.abort());
@@ -97,9 +149,14 @@ class SessionRun {
     const call = this.#call;
     const received = this.#received;
     while (received.length > 0 && !signal.aborted) {
+      if (this.#unsentBytes() > this.#maxUnsentBytes) {
+        await this.#someSent(signal);
+        continue;
+      }
       const reply = await this.#execute(received[0]!, signal);
       received.shift();
       if (signal.aborted) break;
+      this.#replyBytes += replyBytes(reply);
       if (!call.write(reply)) {
         await once(call, "drain", { signal }).catch(() => {});
       }
@@ -110,6 +167,36 @@ class SessionRun {
     }
     this.#running = false;
     if (this.#halfClosed && !signal.aborted) call.end();
+  }
+
+  /**
+   * About how many bytes of this session's replies have not left the
+   * connection yet (fewer if other calls share the connection).
+   */
+  #unsentBytes(): number {
+    const socket = this.#socket;
+    if (socket === undefined) return 0;
+    return this.#replyBytes - (socket.bytesWritten - this.#socketBytesAtStart);
+  }
+
+  /**
+   * Resolves when the client may have taken some replies: when bytes arrive
+   * from it (such as HTTP/2 window updates), after a short while at most,
+   * or when the session ends.
+   */
+  #someSent(signal: AbortSignal): Promise<void> {
+    const socket = this.#socket!;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        socket.off("data", done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, UNSENT_RECHECK_MS);
+      socket.once("data", done);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** Runs one command and resolves to its reply; never rejects. */
@@ -138,4 +225,10 @@ class SessionRun {
       return { error: { code, message: details } };
     }
   }
+}
+
+/** About how many bytes `reply` takes on the wire. */
+function replyBytes(reply: Reply): number {
+  const item = reply.pop?.item ?? reply.peek?.item;
+  return 16 + (item?.length ?? reply.error?.message.length ?? 0);
 }

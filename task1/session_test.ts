@@ -14,7 +14,7 @@ import type {
 import { QueueClient } from "./queue_client.ts";
 import { createQueueServer, type QueueOperations } from "./queue_server.ts";
 import { SessionClient } from "./session_client.ts";
-import { sessionHandler } from "./session.ts";
+import { sessionHandler, type SessionOptions } from "./session.ts";
 
 /**
  * A stand-in for grpc-js's server side of a bidirectional stream: the test
@@ -53,10 +53,24 @@ class FakeCall extends EventEmitter {
   }
 }
 
+/**
+ * The socket of the connection under a call, where grpc-js keeps it
+ * (`call.call.stream.session.socket`): the test sets how many bytes left.
+ */
+class FakeSocket extends EventEmitter {
+  bytesWritten = 1000;
+}
+
 /** Starts a session over `operations` on a fake call. */
-function startSession(operations: QueueOperations, maxOutstanding?: number) {
+function startSession(
+  operations: QueueOperations,
+  options: SessionOptions = {},
+  socket?: FakeSocket,
+) {
   const call = new FakeCall();
-  const options = maxOutstanding === undefined ? {} : { maxOutstanding };
+  if (socket) {
+    Object.assign(call, { call: { stream: { session: { socket } } } });
+  }
   sessionHandler(operations, options)(
     call as unknown as grpc.ServerDuplexStream<Command, Reply>,
   );
@@ -163,7 +177,7 @@ Deno.test("session stops reading at the outstanding limit and resumes once half 
   const { operations } = recordingOperations(() =>
     new Promise<SizeResponse>((resolve) => gates.push(resolve))
   );
-  const call = startSession(operations, 4);
+  const call = startSession(operations, { maxOutstanding: 4 });
   for (let i = 0; i < 3; i++) call.send({ op: "size", size: {} });
   assert.equal(call.paused, false);
   call.send({ op: "size", size: {} });
@@ -180,7 +194,7 @@ Deno.test("session stops reading at the outstanding limit and resumes once half 
 
 Deno.test("session writes nothing more while the client does not read, until drain", async () => {
   const { calls, operations } = recordingOperations(() => ({ size: 0 }));
-  const call = startSession(operations, 8);
+  const call = startSession(operations, { maxOutstanding: 8 });
   call.writable = false;
   for (let i = 0; i < 100; i++) call.send({ op: "size", size: {} });
   await settle();
@@ -193,6 +207,30 @@ Deno.test("session writes nothing more while the client does not read, until dra
   await settle();
   assert.equal(call.written.length, 100);
   assert.equal(call.paused, false);
+});
+
+Deno.test("session runs no further command while its replies' bytes have not left the connection, and goes on once they have", async () => {
+  const item = "x".repeat(400);
+  const { calls, operations } = recordingOperations(() => ({ item }));
+  const socket = new FakeSocket();
+  const call = startSession(
+    operations,
+    { maxOutstanding: 8, maxUnsentBytes: 1000 },
+    socket,
+  );
+  for (let i = 0; i < 10; i++) call.send({ op: "peek", peek: {} });
+  await settle();
+  // Three replies of about 416 bytes exceed 1000 bytes: it stops there.
+  assert.equal(calls.length, 3);
+  assert.equal(call.paused, true);
+  socket.bytesWritten += 3 * 416;
+  socket.emit("data");
+  await settle();
+  assert.equal(calls.length, 6, "three more once those have left");
+  socket.bytesWritten += 100_000;
+  socket.emit("data");
+  await settle();
+  assert.equal(call.written.length, 10);
 });
 
 Deno.test("session cancellation aborts the waiting command's signal and runs nothing after it", async () => {
