@@ -17,7 +17,6 @@ import {
   UsageError,
 } from "../lib/cli.ts";
 import { readLines } from "../lib/lines.ts";
-import { setImmediate } from "node:timers";
 import { QueueClient } from "./queue_client.ts";
 import {
   executeCommand,
@@ -95,6 +94,9 @@ function writeOut(text: string): void {
 /** The most answer text held before it is written out, in UTF-16 units. */
 const MAX_BUFFERED = 64 * 1024;
 
+/** How long answers may wait to be written out together, in milliseconds. */
+const FLUSH_DELAY_MS = 2;
+
 /** The REPL's output, and a way to write out what it still holds. */
 interface TerminalOutput extends ReplOutput {
   /** Writes out the answers held, at once. */
@@ -103,9 +105,9 @@ interface TerminalOutput extends ReplOutput {
 
 /**
  * The REPL's output: answer lines are gathered and written to standard
- * output together, once per turn of the event loop after a flush, so that
- * answers arriving together cost one write; an error line or the prompt
- * first writes out the answers before it, so the order is kept.
+ * output together, a moment after a flush, so that the answers of a
+ * pipelined run cost a few writes rather than one each; an error line or
+ * the prompt first writes out the answers before it, so the order is kept.
  */
 function terminalOutput(): TerminalOutput {
   let buffered = "";
@@ -131,7 +133,7 @@ function terminalOutput(): TerminalOutput {
     flush: () => {
       if (scheduled) return;
       scheduled = true;
-      setImmediate(drain);
+      setTimeout(drain, FLUSH_DELAY_MS);
     },
     drain,
   };
