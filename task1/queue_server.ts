@@ -105,6 +105,8 @@ export function createQueueServer(
 ): QueueServer {
   const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES } = options;
   const queue = new BoundedQueue<string>(capacity);
+  // Aborted by shutdown: sessions then take no further command.
+  const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": Math.max(
@@ -114,7 +116,7 @@ export function createQueueServer(
   });
   server.addService(
     queueServiceDefinition(pkg),
-    unaryHandlers(queueOperations(queue, maxItemBytes)),
+    unaryHandlers(queueOperations(queue, maxItemBytes), closing.signal),
   );
   const health = new HealthImplementation({
     "": "SERVING",
@@ -142,6 +144,7 @@ export function createQueueServer(
 
   function shutdown(shutdownOptions: ShutdownOptions = {}): Promise<boolean> {
     const { graceMs = 2000 } = shutdownOptions;
+    closing.abort();
     health.setStatus("", "NOT_SERVING");
     health.setStatus(QUEUE_SERVICE_NAME, "NOT_SERVING");
     return new Promise((resolve) => {
@@ -210,14 +213,17 @@ function queueOperations(
   };
 }
 
-/** The handlers of `queue.v1.QueueService` over `operations`. */
-function unaryHandlers(operations: QueueOperations) {
+/**
+ * The handlers of `queue.v1.QueueService` over `operations`; `closing`
+ * aborts when the server shuts down.
+ */
+function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
   return {
     Put: unary(operations.put),
     Peek: unary(operations.peek),
     Pop: unary(operations.pop),
     Size: unary(operations.size),
-    Session: sessionHandler(operations),
+    Session: sessionHandler(operations, { closing }),
   };
 }
 

@@ -28,6 +28,12 @@ export interface SessionOptions {
    * @default {1048576}
    */
   maxUnsentBytes?: number;
+  /**
+   * Aborted when the server shuts down: each session then takes no further
+   * command, lets the one running finish, and ends its stream; the client
+   * learns that the commands it sent after that were not run.
+   */
+  closing?: AbortSignal;
 }
 
 /**
@@ -83,9 +89,10 @@ export function sessionHandler(
   operations: QueueOperations,
   options: SessionOptions = {},
 ): grpc.handleBidiStreamingCall<Command, Reply> {
-  const { maxOutstanding = 256, maxUnsentBytes = 1024 * 1024 } = options;
+  const { maxOutstanding = 256, maxUnsentBytes = 1024 * 1024, closing } =
+    options;
   return (call) => {
-    new SessionRun(call, operations, maxOutstanding, maxUnsentBytes);
+    new SessionRun(call, operations, maxOutstanding, maxUnsentBytes, closing);
   };
 }
 
@@ -106,12 +113,14 @@ class SessionRun {
   #running = false;
   #paused = false;
   #halfClosed = false;
+  #closed = false;
 
   constructor(
     call: grpc.ServerDuplexStream<Command, Reply>,
     operations: QueueOperations,
     maxOutstanding: number,
     maxUnsentBytes: number,
+    closing: AbortSignal | undefined,
   ) {
     this.#call = call;
     this.#operations = operations;
@@ -124,10 +133,29 @@ class SessionRun {
     call.once("cancelled", () => this.#cancelled.abort());
     // A failed write means the stream is gone; "cancelled" follows.
     call.on("error", () => this.#cancelled.abort());
+    if (closing?.aborted) this.#close();
+    else if (closing) {
+      closing.addEventListener("abort", this.#close, { once: true });
+      const forget = () => closing.removeEventListener("abort", this.#close);
+      call.once("cancelled", forget);
+      call.once("finish", forget);
+    }
   }
+
+  /**
+   * The server is shutting down: takes no further command and ends the
+   * stream, at once if no command is running, else once it is answered.
+   */
+  #close = (): void => {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#received.length = 0;
+    if (!this.#running && !this.#cancelled.signal.aborted) this.#call.end();
+  };
 
   /** Queues one command, pausing the stream once too many wait. */
   #receive(command: Command): void {
+    if (this.#closed) return;
     this.#received.push(command);
     if (!this.#paused && this.#received.length >= this.#maxOutstanding) {
       this.#paused = true;
@@ -139,7 +167,7 @@ class SessionRun {
   /** The client has sent its last command: end once every one is answered. */
   #endOfCommands(): void {
     this.#halfClosed = true;
-    if (!this.#running) this.#call.end();
+    if (!this.#running && !this.#closed) this.#call.end();
   }
 
   /** Runs the queued commands one by one until none is left. */
@@ -154,6 +182,7 @@ class SessionRun {
         continue;
       }
       const reply = await this.#execute(received[0]!, signal);
+      // Closing may have emptied the queue meanwhile.
       received.shift();
       if (signal.aborted) break;
       this.#replyBytes += replyBytes(reply);
@@ -166,7 +195,7 @@ class SessionRun {
       }
     }
     this.#running = false;
-    if (this.#halfClosed && !signal.aborted) call.end();
+    if ((this.#halfClosed || this.#closed) && !signal.aborted) call.end();
   }
 
   /**

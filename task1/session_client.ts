@@ -155,21 +155,13 @@ export class SessionClient implements QueueOperations, Disposable {
   };
 
   #openStream(): OpenStream {
-    if (this.#connection === undefined || this.#connection.destroyed) {
-      const connection = http2.connect(`http://${this.#client.target}`);
-      // Its failures reach the streams, which report them.
-      connection.on("error", () => {});
-      connection.on("close", () => {
-        if (this.#connection === connection) this.#connection = undefined;
-      });
-      this.#connection = connection;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.#request(this.#connection ?? this.#connect());
+    } catch {
+      // The connection was closing (the server sent GOAWAY): open another.
+      stream = this.#request(this.#connect());
     }
-    const stream = this.#connection.request({
-      ":method": "POST",
-      ":path": SESSION.path,
-      "content-type": "application/grpc",
-      "te": "trailers",
-    });
     const open: OpenStream = {
       stream,
       pending: [],
@@ -189,6 +181,30 @@ export class SessionClient implements QueueOperations, Disposable {
       this.#end(open, grpc.status.UNAVAILABLE, "The connection was closed");
     });
     return open;
+  }
+
+  /** Opens a new connection to the server, to use from now on. */
+  #connect(): http2.ClientHttp2Session {
+    const connection = http2.connect(`http://${this.#client.target}`);
+    // Its failures reach the streams, which report them.
+    connection.on("error", () => {});
+    const forget = () => {
+      if (this.#connection === connection) this.#connection = undefined;
+    };
+    connection.on("goaway", forget);
+    connection.on("close", forget);
+    this.#connection = connection;
+    return connection;
+  }
+
+  /** Starts a `Session` call on `connection`. */
+  #request(connection: http2.ClientHttp2Session): http2.ClientHttp2Stream {
+    return connection.request({
+      ":method": "POST",
+      ":path": SESSION.path,
+      "content-type": "application/grpc",
+      "te": "trailers",
+    });
   }
 
   /** Splits received bytes into replies and answers the commands. */

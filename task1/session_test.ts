@@ -233,6 +233,27 @@ Deno.test("session runs no further command while its replies' bytes have not lef
   assert.equal(call.written.length, 10);
 });
 
+Deno.test("session ends its stream when the server closes, once the running command is answered, and runs no other", async () => {
+  const running = deferred<SizeResponse>();
+  const { calls, operations } = recordingOperations(() => running.promise);
+  const closing = new AbortController();
+  const call = startSession(operations, { closing: closing.signal });
+  call.send({ op: "size", size: {} });
+  call.send({ op: "size", size: {} });
+  await settle();
+  closing.abort();
+  call.send({ op: "size", size: {} });
+  assert.equal(call.ended, false, "a command is still running");
+  running.resolve({ size: 1 });
+  await settle();
+  assert.equal(call.ended, true);
+  assert.deepEqual(calls, ["size"]);
+  assert.deepEqual(call.written, [{ size: { size: 1 } }]);
+
+  const idle = startSession(operations, { closing: closing.signal });
+  assert.equal(idle.ended, true, "a session opened while closing ends at once");
+});
+
 Deno.test("session cancellation aborts the waiting command's signal and runs nothing after it", async () => {
   let signal: AbortSignal | undefined;
   const { calls, operations } = recordingOperations((_name, _request, s) => {
@@ -332,13 +353,17 @@ Deno.test("session client tells an empty queue apart from an empty-string item",
   assert.equal(await session.pop(), undefined);
 });
 
-Deno.test("session client reports UNAVAILABLE for each command once the server has gone away", async () => {
+Deno.test("queue server shutdown ends an idle session at once, and the session client then reports UNAVAILABLE for each command", async () => {
   const server = createQueueServer(10);
   const port = await server.listen("127.0.0.1", 0);
   using client = new QueueClient({ hostname: "127.0.0.1", port });
   using session = new SessionClient(client);
   assert.equal(await session.put("A"), true);
-  await server.shutdown({ graceMs: 0 });
+  assert.equal(
+    await server.shutdown({ graceMs: 10_000 }),
+    true,
+    "every call, the session included, ended within the grace period",
+  );
   for (const command of [session.size(), session.pop()]) {
     await assert.rejects(command, (error: Error) => {
       assert.match(
