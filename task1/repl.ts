@@ -213,28 +213,33 @@ export async function runRepl(
   const aborted = abortPromise(signal);
   const answers = new OrderedAnswers(output);
   const iterator = lines[Symbol.asyncIterator]();
-  while (!signal?.aborted) {
-    if (prompt) output.prompt(PROMPT);
-    const next = await Promise.race([iterator.next(), aborted]);
-    if (next === "aborted") return "aborted";
-    if (next.done) {
-      const drained = await Promise.race([answers.below(1), aborted]);
-      return drained === "aborted" ? "aborted" : "end of input";
+  try {
+    while (!signal?.aborted) {
+      if (prompt) output.prompt(PROMPT);
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === "aborted") return "aborted";
+      if (next.done) {
+        const drained = await Promise.race([answers.below(1), aborted]);
+        return drained === "aborted" ? "aborted" : "end of input";
+      }
+      const parsed = parseCommand(next.value);
+      if (parsed.kind === "blank") continue;
+      if (parsed.kind === "invalid") {
+        answers.add({ error: parsed.message });
+      } else {
+        answers.add(
+          executeCommand(parsed.command, queue).then(asText, asError),
+        );
+      }
+      if (await Promise.race([answers.below(window), aborted]) === "aborted") {
+        return "aborted";
+      }
     }
-    const parsed = parseCommand(next.value);
-    if (parsed.kind === "blank") continue;
-    if (parsed.kind === "invalid") {
-      answers.add({ error: parsed.message });
-    } else {
-      answers.add(
-        executeCommand(parsed.command, queue).then(asText, asError),
-      );
-    }
-    if (await Promise.race([answers.below(window), aborted]) === "aborted") {
-      return "aborted";
-    }
+    return "aborted";
+  } finally {
+    // Answers that arrive after the loop ended (when aborted) are not written.
+    answers.stop();
   }
-  return "aborted";
 }
 
 /** What one line comes to: the text to print, or the error to report. */
@@ -260,6 +265,7 @@ class OrderedAnswers {
   #added = 0;
   #written = 0;
   #onWritten: (() => void) | undefined;
+  #stopped = false;
 
   constructor(output: ReplOutput) {
     this.#output = output;
@@ -277,6 +283,11 @@ class OrderedAnswers {
     }
   }
 
+  /** Writes nothing more from now on. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   /** Resolves once fewer than `count` answers remain unwritten. */
   async below(count: number): Promise<void> {
     while (this.#answers.length >= count) {
@@ -291,6 +302,7 @@ class OrderedAnswers {
 
   /** Writes the answers known at the front, in order. */
   #writeReady(): void {
+    if (this.#stopped) return;
     const answers = this.#answers;
     let count = 0;
     while (count < answers.length && answers[count] !== undefined) {

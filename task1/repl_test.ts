@@ -310,3 +310,25 @@ Deno.test("runRepl with a window never has more commands unanswered than the win
   assert.equal(written.length, 200);
   assert.equal(most, 16);
 });
+
+Deno.test("runRepl writes nothing more once aborted, even answers that arrive later", async () => {
+  const controller = new AbortController();
+  const answer = Promise.withResolvers<number>();
+  const late: QueueOperations = {
+    ...memoryQueue(3),
+    size: () => answer.promise,
+  };
+  const { end, written } = await transcript(
+    (async function* () {
+      yield "size";
+      controller.abort();
+      await new Promise<never>(() => {});
+    })(),
+    late,
+    { signal: controller.signal, window: 8 },
+  );
+  assert.equal(end, "aborted");
+  answer.reject(new Error("CANCELLED: Client closed"));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(written, []);
+});
