@@ -161,7 +161,9 @@ class SessionRun {
       this.#paused = true;
       this.#call.pause();
     }
-    if (!this.#running) this.#run();
+    // Nothing in the loop is expected to throw; if something does, the
+    // session ends rather than the server.
+    if (!this.#running) this.#run().catch(() => this.#call.destroy());
   }
 
   /** The client has sent its last command: end once every one is answered. */
