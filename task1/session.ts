@@ -76,9 +76,10 @@ function connectionSocket(call: object): ConnectionSocket | undefined {
  * waits holds up only the later commands of its own session. A command that
  * fails is answered with `Reply.error` (mapped by {@linkcode toStatus}) and
  * the session goes on. The operations get a signal that aborts when the
- * session is cancelled, passes its deadline or the server shuts down, so a
- * waiting command gives up then; the commands not yet run are dropped
- * unanswered, as the client is gone.
+ * session is cancelled or passes its deadline (a forced shutdown cancels
+ * it too), so a waiting command gives up then; the commands not yet run are
+ * dropped unanswered, as the client is gone. When `closing` aborts, the
+ * session ends once its running command is answered.
  *
  * Memory per session is bounded: at most `maxOutstanding` received commands
  * wait to run, and no command runs while a written reply waits for the
