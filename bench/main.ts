@@ -1,7 +1,10 @@
 /**
- * `deno task bench`: measures the roster and queue servers side by side with
- * references taken in the same run, prints one Markdown table and writes it
- * to `bench/RESULTS.md` with the date, Deno version and machine.
+ * `deno task bench [SECTION...]`: measures the roster and queue servers side
+ * by side with references taken in the same run, prints one Markdown table
+ * and writes it to `bench/RESULTS.md` with the date, Deno version and
+ * machine. The sections are `roster`, `queue`, `session` and `security`; naming some
+ * runs only those, and then their table replaces only their own block at
+ * the end of `bench/RESULTS.md`.
  *
  * @module
  */
@@ -34,6 +37,12 @@ import {
   queueSecurityRun,
   rosterTlsPair,
 } from "./security_bench.ts";
+import {
+  h2loadPutPop,
+  idleWaiters,
+  pipedClient,
+  wakeUpLatency,
+} from "./session_bench.ts";
 import { median, spread, unit } from "./stats.ts";
 import { makeTestPki } from "../tests/tls_fixtures.ts";
 
@@ -346,16 +355,98 @@ async function securityFigures(): Promise<void> {
   );
 }
 
-/**
- * Replaces the section headed `heading` at the end of bench/RESULTS.md with
- * `body`, or appends it, leaving the rest of the file as it was.
- */
-async function writeSection(heading: string, body: string): Promise<void> {
-  const url = new URL("./RESULTS.md", import.meta.url);
-  const text = await Deno.readTextFile(url).catch(() => "");
-  const at = text.indexOf(`\n${heading}\n`);
-  const kept = at < 0 ? text.trimEnd() : text.slice(0, at).trimEnd();
-  await Deno.writeTextFile(url, `${kept}\n\n${heading}\n\n${body}\n`);
+async function sessionFigures(): Promise<void> {
+  if (!await hasH2load()) {
+    throw new Error(
+      "The session figures need h2load (Debian: apt-get install nghttp2-client)",
+    );
+  }
+  const commands = 100_000;
+  const unpipelined = 20_000;
+  const h2loadCalls = 40_000;
+  const piped = [];
+  const single = [];
+  const unary = [];
+  for (let i = 0; i < RUNS; i++) {
+    console.error(`  session: run ${i + 1} of ${RUNS}`);
+    await using server = await startQueueServer(1_000_000);
+    unary.push(await h2loadPutPop(server, 64, h2loadCalls));
+    piped.push(await pipedClient(server, commands, 256));
+    single.push(await pipedClient(server, unpipelined, 1));
+  }
+  const rate = (r: { commandsPerSecond: number }) => r.commandsPerSecond;
+  const h2rate = (r: { callsPerSecond: number }) => r.callsPerSecond;
+  const cpu = (r: { serverCpuMicros: number }) => r.serverCpuMicros;
+  row(
+    `session: piped queue-client, ${commands} alternating put/pop, window 256: commands/s`,
+    spread(piped.map(rate), unit(3, "/s")),
+    `h2load put+pop, 64 unary calls in flight, ${h2loadCalls} calls: ${
+      spread(unary.map(h2rate), unit(3, "/s"))
+    }`,
+    unit(3, "x")(median(piped.map(rate)) / median(unary.map(h2rate))),
+    ">= 2x",
+  );
+  row(
+    `session: the same client with pipelining off (--window 1, ${unpipelined} commands): commands/s`,
+    spread(single.map(rate), unit(3, "/s")),
+    `pipelined (above) ${spread(piped.map(rate), unit(3, "/s"))}`,
+    unit(3, "x")(median(piped.map(rate)) / median(single.map(rate))),
+    ">= 10x (pipelined / this)",
+  );
+  row(
+    "session: server CPU per command (pipelined client)",
+    spread(piped.map(cpu), unit(3, " us")),
+    `per unary call (h2load, c=64): ${spread(unary.map(cpu), unit(3, " us"))}`,
+    unit(3, "%")(100 * median(piped.map(cpu)) / median(unary.map(cpu))),
+    "<= 25%",
+  );
+
+  console.error("  waiting: wake-up latency");
+  const wakeUps = [];
+  for (let i = 0; i < RUNS; i++) {
+    await using server = await startQueueServer(10);
+    wakeUps.push(await wakeUpLatency(server, 200));
+  }
+  const measured = wakeUps.flatMap((r) => "unsupported" in r ? [] : [r]);
+  if (measured.length < wakeUps.length) {
+    const why = wakeUps.find((r) => "unsupported" in r);
+    row(
+      "waiting: pop-waiter wake-up latency p50",
+      `not measured: ${why && "unsupported" in why ? why.unsupported : ""}`,
+    );
+  } else {
+    const wake = measured.map((r) => r.wakeUpP50Ms);
+    const trip = measured.map((r) => r.roundTripP50Ms);
+    row(
+      "waiting: pop-waiter wake-up latency p50 (Put sent to waiting Pop answered, 200 times)",
+      spread(wake, ms),
+      `unary Put round trip p50 ${spread(trip, ms)}`,
+      unit(3, "x")(median(wake) / median(trip)),
+      "<= 1.5x",
+    );
+  }
+
+  console.error("  waiting: 10,000 idle waiters");
+  const idle = await (async () => {
+    await using server = await startQueueServer(10_000);
+    return await idleWaiters(server, 10_000, 200);
+  })();
+  if ("unsupported" in idle) {
+    row(
+      "waiting: server RSS per idle waiter (10,000 waiting Pops)",
+      `not measured: ${idle.unsupported}`,
+    );
+  } else {
+    row(
+      "waiting: server RSS per idle waiter (10,000 waiting Pops over 200 connections)",
+      unit(3, " B")(idle.bytesPerWaiter),
+      `RSS per connection carrying them: ${
+        unit(3, " KiB")(idle.bytesPerConnection / 1024)
+      }`,
+      "",
+      "<= 2 KiB",
+    );
+  }
 }
 
 function table(): string {
@@ -369,41 +460,77 @@ function table(): string {
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  const started = new Date();
-  if (Deno.args[0] === "security") {
-    // Only this section, written under its own heading in RESULTS.md.
-    await securityFigures();
-    const report = table();
-    console.log(report);
-    await writeSection(
-      "## TLS and tokens",
-      `Run ${started.toISOString()} with \`deno task bench security\`: Deno ${Deno.version.deno}, ${cpus().length} cores; figures are medians of 3 runs with min-max, each beside its plain reference from the same run.\n\n${report}`,
+/** The sections of the benchmark, in the order a full run takes them. */
+const SECTIONS = {
+  roster: rosterFigures,
+  queue: queueFigures,
+  session: sessionFigures,
+  security: securityFigures,
+} as const;
+
+/** Marks the block of a section run alone in RESULTS.md. */
+const sectionMarker = (name: string) => `<!-- bench section ${name} -->`;
+
+async function main(args: string[]): Promise<void> {
+  const unknown = args.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0) {
+    throw new Error(
+      `Unknown section "${unknown[0]}": expected ${
+        Object.keys(SECTIONS).join(", ")
+      }`,
     );
-    return;
   }
-  await rosterFigures();
-  await queueFigures();
-  await securityFigures();
+  const names = (args.length > 0 ? args : Object.keys(SECTIONS)) as (
+    keyof typeof SECTIONS
+  )[];
+  const started = new Date();
+  for (const name of names) await SECTIONS[name]();
   const report = table();
   console.log(report);
-  const header = [
-    "# Benchmark results",
-    "",
-    `Run ${started.toISOString()} with \`deno task bench\`: Deno ${Deno.version.deno}, ` +
-    `${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ` +
+  const machine =
+    `Deno ${Deno.version.deno}, ${cpus().length} cores (${
+      cpus()[0]?.model ?? "unknown CPU"
+    }), ` +
     `${(totalmem() / 2 ** 30).toFixed(1)} GiB. Servers ran as ` +
     (Deno.env.get("BIN_DIR")
       ? "compiled executables"
-      : "`deno run` with the build's permissions") +
-    ". Each figure is the median of 3 runs with min-max; idle N=10000 and queue memory ran once.",
+      : "`deno run` with the build's permissions");
+  const results = new URL("./RESULTS.md", import.meta.url);
+  if (args.length === 0) {
+    const header = [
+      "# Benchmark results",
+      "",
+      `Run ${started.toISOString()} with \`deno task bench\`: ${machine}` +
+      ". Each figure is the median of 3 runs with min-max; idle N=10000 and queue memory ran once.",
+      "",
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(results, header + report + "\n");
+    return;
+  }
+  // A section run alone replaces only its own block, kept at the end.
+  let text = await Deno.readTextFile(results).catch(() => "");
+  for (const name of names) {
+    const at = text.indexOf(sectionMarker(name));
+    if (at >= 0) {
+      const end = text.indexOf(sectionMarker("end"), at);
+      text = text.slice(0, at) +
+        (end >= 0 ? text.slice(end + sectionMarker("end").length + 1) : "");
+    }
+  }
+  const block = [
+    names.map(sectionMarker).join("\n"),
+    `## ${names.join(", ")} (run alone)`,
     "",
+    `Run ${started.toISOString()} with \`deno task bench ${
+      names.join(" ")
+    }\`: ${machine}. Each figure is the median of 3 runs with min-max unless it says otherwise.`,
+    "",
+    report,
+    sectionMarker("end"),
     "",
   ].join("\n");
-  await Deno.writeTextFile(
-    new URL("./RESULTS.md", import.meta.url),
-    header + report + "\n",
-  );
+  await Deno.writeTextFile(results, text.trimEnd() + "\n\n" + block);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await main(Deno.args);

@@ -62,3 +62,11 @@ export const PROGRAMS = {
 
 /** The name of one of the executables. */
 export type ProgramName = keyof typeof PROGRAMS;
+
+/**
+ * The `deno task` command that runs `spec` from source with exactly its
+ * permissions; deno.json's run tasks are these (a test checks them).
+ */
+export function runTask(spec: ProgramSpec): string {
+  return ["deno", "run", ...spec.permissions, spec.entry].join(" ");
+}

@@ -11,6 +11,7 @@ import {
   expectPositionals,
   parseArgument,
   parseCommandLine,
+  parsePositiveInteger,
   type Program,
   type ProgramContext,
   runProgram,
@@ -30,34 +31,48 @@ import {
   type ReplOutput,
   runRepl,
 } from "./repl.ts";
+import { SessionClient } from "./session_client.ts";
+
+/** Commands in flight when standard input is not a terminal. */
+const DEFAULT_WINDOW = 256;
 
 const USAGE =
-  `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--timeout SECONDS]
-         [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
+  `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--wait SECONDS] [--timeout SECONDS]
+         [--window N] [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
 
 Talks to a queue-server. Without COMMAND, reads commands line by line from
 standard input (showing the prompt "> " when it is a terminal) and prints each
 answer; with COMMAND, runs that one command and exits.
 
 Commands:
-  put ITEM      append ITEM (one word); prints True, or False if the queue is full
-  peek          print the head item, or "Queue is empty"
-  pop           remove and print the head item, or "Queue is empty"
-  size          print the number of items queued
-  help          list the commands
+  put ITEM [--wait SECONDS]   append ITEM (one word); prints True, or False if
+                              the queue is full (after waiting up to SECONDS
+                              for room)
+  peek                        print the head item, or "Queue is empty"
+  pop [--wait SECONDS]        remove and print the head item, or "Queue is
+                              empty" (after waiting up to SECONDS for an item)
+  size                        print the number of items queued
+  help                        list the commands
+
+SECONDS may have decimals and is at most 3600; the default 0 answers at once.
 
 Arguments:
   HOST:PORT     the server; HOST is an IPv4 address, a host name or [IPv6]
 
 Options:
-  --timeout SECONDS   deadline of each call (default 5)
+  --timeout SECONDS   deadline of each command, added to its wait (default 5)
+  --window N          commands sent ahead of their answers when standard input
+                      is not a terminal (default ${DEFAULT_WINDOW}; 1 sends
+                      one at a time)
 ${clientSecurityUsage("QUEUE_TOKEN", 22)}
   -h, --help          show this help
 
-Errors are printed as one "error: " line on stderr; they never end the REPL,
-and they make a single COMMAND exit 1. SIGINT prints "Shutting down" and exits
-0, as does the end of input. With TLS, HOST must be the name in the server's
-certificate; to connect to an IP address, give that name with --server-name.`;
+The REPL sends its commands over one Session stream, or as one call each to
+a server without Session. Errors are printed as one "error: " line on stderr,
+in order with the answers; they never end the REPL, and they make a single
+COMMAND exit 1. SIGINT prints "Shutting down" and exits 0, as does the end of
+input. With TLS, HOST must be the name in the server's certificate; to connect
+to an IP address, give that name with --server-name.`;
 
 /**
  * Parses the `--timeout` value: a number of seconds above 0 and at most a
@@ -85,11 +100,53 @@ function writeOut(text: string): void {
   }
 }
 
-const terminalOutput: ReplOutput = {
-  line: (text) => writeOut(`${text}\n`),
-  error: (text) => console.error(text),
-  prompt: (text) => writeOut(text),
-};
+/** The most answer text held before it is written out, in UTF-16 units. */
+const MAX_BUFFERED = 64 * 1024;
+
+/** How long answers may wait to be written out together, in milliseconds. */
+const FLUSH_DELAY_MS = 2;
+
+/** The REPL's output, and a way to write out what it still holds. */
+interface TerminalOutput extends ReplOutput {
+  /** Writes out the answers held, at once. */
+  drain(): void;
+}
+
+/**
+ * The REPL's output: answer lines are gathered and written to standard
+ * output together, a moment after a flush, so that the answers of a
+ * pipelined run cost a few writes rather than one each; an error line or
+ * the prompt first writes out the answers before it, so the order is kept.
+ */
+function terminalOutput(): TerminalOutput {
+  let buffered = "";
+  let scheduled = false;
+  const drain = () => {
+    scheduled = false;
+    if (buffered !== "") writeOut(buffered);
+    buffered = "";
+  };
+  return {
+    line: (text) => {
+      buffered += `${text}\n`;
+      if (buffered.length > MAX_BUFFERED) drain();
+    },
+    error: (text) => {
+      drain();
+      console.error(text);
+    },
+    prompt: (text) => {
+      drain();
+      writeOut(text);
+    },
+    flush: () => {
+      if (scheduled) return;
+      scheduled = true;
+      setTimeout(drain, FLUSH_DELAY_MS);
+    },
+    drain,
+  };
+}
 
 async function main(
   args: string[],
@@ -97,6 +154,8 @@ async function main(
 ): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     timeout: { type: "string", default: "5" },
+    wait: { type: "string" },
+    window: { type: "string", default: String(DEFAULT_WINDOW) },
     help: { type: "boolean", short: "h", default: false },
     ...CLIENT_SECURITY_OPTIONS,
   });
@@ -108,10 +167,21 @@ async function main(
   const [addressText = "", ...commandWords] = positionals;
   const address = parseArgument(addressText, parseHostPort);
   const timeoutMs = parseArgument(values.timeout, parseTimeout);
+  const window = parsePositiveInteger(values.window, "window");
   const oneShot = commandWords.length > 0
-    ? parseCommand(commandWords.join(" "))
+    ? parseCommand(
+      [
+        ...commandWords,
+        ...(values.wait === undefined ? [] : ["--wait", values.wait]),
+      ].join(" "),
+    )
     : undefined;
   if (oneShot?.kind === "blank") throw new UsageError("Missing command");
+  if (oneShot === undefined && values.wait !== undefined) {
+    throw new UsageError(
+      "--wait goes with a put or pop COMMAND; in the REPL, type it after the command",
+    );
+  }
   const security = await readClientSecurity(values, "QUEUE_TOKEN");
   if (
     security.tls !== undefined && security.tls.serverName === undefined &&
@@ -129,12 +199,15 @@ async function main(
   using client = new QueueClient(address, { timeoutMs, ...security });
   if (oneShot === undefined) {
     const prompt = Deno.stdin.isTerminal();
+    using session = new SessionClient(client);
+    const output = terminalOutput();
     const end = await runRepl(
       readLines(Deno.stdin.readable),
-      client,
-      terminalOutput,
-      { prompt, signal },
+      session,
+      output,
+      { prompt, signal, window: prompt ? 1 : window },
     );
+    output.drain();
     if (end === "aborted") writeOut("Shutting down\n");
     else if (prompt) writeOut("\n"); // End the prompt's line after Ctrl+D.
     return 0;

@@ -45,14 +45,18 @@ export class QueueCallError extends Error {
   }
 }
 
-/** The four queue operations, as the REPL and the tests use them. */
+/**
+ * The four queue operations, as the REPL and the tests use them. `waitMs`
+ * is how long the server may wait for room (put) or for an item (pop); the
+ * call's deadline is extended by as much.
+ */
 export interface QueueOperations {
   /** Appends `item`; resolves to false when the queue was full. */
-  put(item: string): Promise<boolean>;
+  put(item: string, waitMs?: number): Promise<boolean>;
   /** Resolves to the head item, or undefined when the queue is empty. */
   peek(): Promise<string | undefined>;
   /** Removes the head item and resolves to it, or to undefined when empty. */
-  pop(): Promise<string | undefined>;
+  pop(waitMs?: number): Promise<string | undefined>;
   /** Resolves to the number of items queued. */
   size(): Promise<number>;
 }
@@ -62,25 +66,34 @@ export interface QueueOperations {
  * {@linkcode QueueCallError}; close it (or dispose it) when done.
  */
 export class QueueClient implements QueueOperations, Disposable {
+  /** The server's address as `host:port` (`[host]:port` for IPv6). */
+  readonly target: string;
+  /** The deadline of each call, before any wait, in milliseconds. */
+  readonly timeoutMs: number;
+  /** How the server is verified, when the connection uses TLS. */
+  readonly tls: ClientTls | undefined;
+  /** The token sent with every call, if any. */
+  readonly token: string | undefined;
   #client: grpc.Client;
   #service: QueueServiceDefinition = queueServiceDefinition();
-  #target: string;
-  #timeoutMs: number;
 
   /** Creates a client of the server at `address`; it connects lazily. */
   constructor(address: HostPort, options: QueueClientOptions = {}) {
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#target = formatHostPort(address.hostname, address.port);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.target = formatHostPort(address.hostname, address.port);
+    this.tls = options.tls;
+    this.token = options.token;
     this.#client = new grpc.Client(
-      this.#target,
+      this.target,
       channelCredentials(options.tls),
       clientChannelOptions(options.tls, options.token),
     );
   }
 
   /** Appends `item`; resolves to false when the queue was full. */
-  async put(item: string): Promise<boolean> {
-    return (await this.#call(this.#service.Put, { item })).added;
+  async put(item: string, waitMs = 0): Promise<boolean> {
+    const request = { item, wait_ms: waitMs };
+    return (await this.#call(this.#service.Put, request, waitMs)).added;
   }
 
   /** Resolves to the head item, or undefined when the queue is empty. */
@@ -89,13 +102,39 @@ export class QueueClient implements QueueOperations, Disposable {
   }
 
   /** Removes the head item and resolves to it, or to undefined when empty. */
-  async pop(): Promise<string | undefined> {
-    return (await this.#call(this.#service.Pop, {})).item;
+  async pop(waitMs = 0): Promise<string | undefined> {
+    const request = { wait_ms: waitMs };
+    return (await this.#call(this.#service.Pop, request, waitMs)).item;
   }
 
   /** Resolves to the number of items queued. */
   async size(): Promise<number> {
     return (await this.#call(this.#service.Size, {})).size;
+  }
+
+  /**
+   * The error for a call or command that ended with `code` and `details`,
+   * worded for the user; `waitMs` is how long past the timeout it could wait.
+   */
+  explain(code: grpc.status, details: string, waitMs = 0): QueueCallError {
+    switch (code) {
+      case grpc.status.DEADLINE_EXCEEDED:
+        return new QueueCallError(
+          code,
+          `No answer from "${this.target}" within ${
+            (this.timeoutMs + waitMs) / 1000
+          } s`,
+        );
+      case grpc.status.UNAVAILABLE:
+        return new QueueCallError(
+          code,
+          `Cannot reach the server at "${this.target}": ${
+            tidyDetails(details)
+          }`,
+        );
+      default:
+        return new QueueCallError(code, details);
+    }
   }
 
   /** Closes the connection; calls made afterwards fail. */
@@ -111,6 +150,7 @@ export class QueueClient implements QueueOperations, Disposable {
   #call<Request, Response>(
     method: grpc.MethodDefinition<Request, Response>,
     request: Request,
+    waitMs = 0,
   ): Promise<Response> {
     return new Promise((resolve, reject) => {
       this.#client.makeUnaryRequest(
@@ -118,34 +158,15 @@ export class QueueClient implements QueueOperations, Disposable {
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        { deadline: Date.now() + this.#timeoutMs },
+        { deadline: Date.now() + this.timeoutMs + waitMs },
         (error, response) => {
-          if (error) reject(this.#explain(error));
+          if (error) reject(this.explain(error.code, error.details, waitMs));
           else if (response === undefined) {
             reject(new QueueCallError(grpc.status.INTERNAL, "Empty response"));
           } else resolve(response);
         },
       );
     });
-  }
-
-  #explain(error: grpc.ServiceError): QueueCallError {
-    switch (error.code) {
-      case grpc.status.DEADLINE_EXCEEDED:
-        return new QueueCallError(
-          error.code,
-          `No answer from "${this.#target}" within ${this.#timeoutMs / 1000} s`,
-        );
-      case grpc.status.UNAVAILABLE:
-        return new QueueCallError(
-          error.code,
-          `Cannot reach the server at "${this.#target}": ${
-            tidyDetails(error.details)
-          }`,
-        );
-      default:
-        return new QueueCallError(error.code, error.details);
-    }
   }
 }
 

@@ -26,6 +26,7 @@ import {
   queueServiceDefinition,
   type SizeResponse,
 } from "./proto.ts";
+import { sessionHandler } from "./session.ts";
 
 /** The default limit on the size of one item: 1 MiB of UTF-8. */
 export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
@@ -114,6 +115,8 @@ export function createQueueServer(
 ): QueueServer {
   const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
   const queue = new BoundedQueue<string>(capacity);
+  // Aborted by shutdown: sessions then take no further command.
+  const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": Math.max(
@@ -124,7 +127,7 @@ export function createQueueServer(
   });
   server.addService(
     queueServiceDefinition(pkg),
-    unaryHandlers(queueOperations(queue, maxItemBytes)),
+    unaryHandlers(queueOperations(queue, maxItemBytes), closing.signal),
   );
   const health = new HealthImplementation({
     "": "SERVING",
@@ -152,6 +155,7 @@ export function createQueueServer(
 
   function shutdown(shutdownOptions: ShutdownOptions = {}): Promise<boolean> {
     const { graceMs = 2000 } = shutdownOptions;
+    closing.abort();
     health.setStatus("", "NOT_SERVING");
     health.setStatus(QUEUE_SERVICE_NAME, "NOT_SERVING");
     return new Promise((resolve) => {
@@ -220,13 +224,17 @@ function queueOperations(
   };
 }
 
-/** The unary handlers of `queue.v1.QueueService` over `operations`. */
-function unaryHandlers(operations: QueueOperations) {
+/**
+ * The handlers of `queue.v1.QueueService` over `operations`; `closing`
+ * aborts when the server shuts down.
+ */
+function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
   return {
     Put: unary(operations.put),
     Peek: unary(operations.peek),
     Pop: unary(operations.pop),
     Size: unary(operations.size),
+    Session: sessionHandler(operations, { closing }),
   };
 }
 

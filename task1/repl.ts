@@ -7,11 +7,14 @@
  */
 import type { QueueOperations } from "./queue_client.ts";
 
-/** One command of the queue client. */
+/**
+ * One command of the queue client. `waitMs` is how long the server may wait
+ * for room (put) or for an item (pop), from `--wait SECONDS`.
+ */
 export type Command =
-  | { name: "put"; item: string }
+  | { name: "put"; item: string; waitMs?: number }
   | { name: "peek" }
-  | { name: "pop" }
+  | { name: "pop"; waitMs?: number }
   | { name: "size" }
   | { name: "help" };
 
@@ -23,8 +26,13 @@ export type ParsedLine =
 
 /** The answer to `help`. */
 export const HELP_TEXT: string =
-  "Commands: put ITEM (append ITEM, one word), peek (show the head), " +
-  "pop (remove and show the head), size (count the items), help";
+  "Commands: put ITEM [--wait SECONDS] (append ITEM, one word; wait up to " +
+  "SECONDS for room), peek (show the head), pop [--wait SECONDS] (remove " +
+  "and show the head; wait up to SECONDS for an item), size (count the " +
+  "items), help";
+
+/** The longest `--wait`, in seconds: one hour, as the server allows. */
+export const MAX_WAIT_SECONDS = 3600;
 
 /** What `peek` and `pop` print when the queue is empty. */
 export const EMPTY_TEXT = "Queue is empty";
@@ -33,11 +41,50 @@ const NO_ARGUMENT_COMMANDS: ReadonlyMap<string, Command> = new Map(
   (["peek", "pop", "size", "help"] as const).map((name) => [name, { name }]),
 );
 
+/**
+ * Parses a `--wait` value: a number of seconds from 0 to
+ * {@linkcode MAX_WAIT_SECONDS}, decimals allowed, returned in whole
+ * milliseconds.
+ *
+ * @throws {RangeError} when the text is not such a number
+ */
+export function parseWait(text: string): number {
+  const seconds = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(seconds <= MAX_WAIT_SECONDS)) {
+    throw new RangeError(
+      `Invalid wait "${text}": expected a number of seconds from 0 to ${MAX_WAIT_SECONDS}`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
 /** Parses one line of input; words are separated by any whitespace. */
 export function parseCommand(line: string): ParsedLine {
-  const words = line.trim().split(/\s+/);
-  const [name = "", ...rest] = words;
+  return parseWords(line.trim().split(/\s+/));
+}
+
+/**
+ * Parses a command given as words: its name, then its arguments, where
+ * `--wait SECONDS` may appear after `put` or `pop`.
+ */
+function parseWords(words: readonly string[]): ParsedLine {
+  const [name = "", ...afterName] = words;
   if (name === "") return { kind: "blank" };
+  const waitAt = afterName.indexOf("--wait");
+  let waitMs: number | undefined;
+  let rest = afterName;
+  if (waitAt >= 0 && (name === "put" || name === "pop")) {
+    const value = afterName[waitAt + 1];
+    if (value === undefined) {
+      return invalid('Missing value after "--wait": expected SECONDS');
+    }
+    try {
+      waitMs = parseWait(value);
+    } catch (error: unknown) {
+      return invalid((error as RangeError).message);
+    }
+    rest = afterName.toSpliced(waitAt, 2);
+  }
   if (name === "put") {
     if (rest.length === 0) {
       return invalid('Missing item: usage is "put ITEM"');
@@ -49,12 +96,22 @@ export function parseCommand(line: string): ParsedLine {
         }"`,
       );
     }
-    return { kind: "command", command: { name, item: rest[0] ?? "" } };
+    const item = rest[0] ?? "";
+    return {
+      kind: "command",
+      command: waitMs === undefined ? { name, item } : { name, item, waitMs },
+    };
   }
   const command = NO_ARGUMENT_COMMANDS.get(name);
   if (command !== undefined) {
     if (rest.length > 0) {
-      return invalid(`Unexpected argument "${rest[0]}": "${name}" takes none`);
+      const takes = name === "pop" ? "only --wait SECONDS" : "none";
+      return invalid(
+        `Unexpected argument "${rest[0]}": "${name}" takes ${takes}`,
+      );
+    }
+    if (waitMs !== undefined) {
+      return { kind: "command", command: { name: "pop", waitMs } };
     }
     return { kind: "command", command };
   }
@@ -79,11 +136,11 @@ export async function executeCommand(
 ): Promise<string> {
   switch (command.name) {
     case "put":
-      return (await queue.put(command.item)) ? "True" : "False";
+      return (await queue.put(command.item, command.waitMs)) ? "True" : "False";
     case "peek":
       return (await queue.peek()) ?? EMPTY_TEXT;
     case "pop":
-      return (await queue.pop()) ?? EMPTY_TEXT;
+      return (await queue.pop(command.waitMs)) ?? EMPTY_TEXT;
     case "size":
       return String(await queue.size());
     case "help":
@@ -105,6 +162,11 @@ export interface ReplOutput {
   error(text: string): void;
   /** Writes the prompt, `> `, without a newline. */
   prompt(text: string): void;
+  /**
+   * Called after each run of lines written together, so that an output that
+   * buffers lines can write them out at once.
+   */
+  flush?(): void;
 }
 
 /** Options of {@linkcode runRepl}. */
@@ -115,6 +177,15 @@ export interface ReplOptions {
    * @default {false}
    */
   prompt?: boolean;
+  /**
+   * How many commands may be running at once. Above 1 the REPL pipelines:
+   * it reads and sends the next lines without waiting for the answers,
+   * which it still writes in the order of the lines. Only useful when the
+   * queue runs the commands in the order they are sent (a Session).
+   *
+   * @default {1}
+   */
+  window?: number;
   /** Ends the loop at once, even while waiting for a line or an answer. */
   signal?: AbortSignal;
 }
@@ -127,9 +198,10 @@ export const PROMPT = "> ";
 
 /**
  * The read-eval-print loop: reads each line from `lines`, runs it against
- * `queue` and writes the answer or one `error: ` line to `output`. Blank
- * lines are ignored, and no error ends the loop; it ends at the end of
- * `lines` or when `signal` is aborted, resolving to which.
+ * `queue` and writes the answer or one `error: ` line to `output`, in the
+ * order of the lines. Blank lines are ignored, and no error ends the loop;
+ * it ends at the end of `lines` once every answer is written, or when
+ * `signal` is aborted, resolving to which.
  */
 export async function runRepl(
   lines: AsyncIterable<string>,
@@ -137,32 +209,115 @@ export async function runRepl(
   output: ReplOutput,
   options: ReplOptions = {},
 ): Promise<ReplEnd> {
-  const { prompt = false, signal } = options;
+  const { prompt = false, window = 1, signal } = options;
   const aborted = abortPromise(signal);
+  const answers = new OrderedAnswers(output);
   const iterator = lines[Symbol.asyncIterator]();
-  while (!signal?.aborted) {
-    if (prompt) output.prompt(PROMPT);
-    const next = await Promise.race([iterator.next(), aborted]);
-    if (next === "aborted") return "aborted";
-    if (next.done) return "end of input";
-    const parsed = parseCommand(next.value);
-    if (parsed.kind === "blank") continue;
-    if (parsed.kind === "invalid") {
-      output.error(formatError(parsed.message));
-      continue;
+  try {
+    while (!signal?.aborted) {
+      if (prompt) output.prompt(PROMPT);
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === "aborted") return "aborted";
+      if (next.done) {
+        const drained = await Promise.race([answers.below(1), aborted]);
+        return drained === "aborted" ? "aborted" : "end of input";
+      }
+      const parsed = parseCommand(next.value);
+      if (parsed.kind === "blank") continue;
+      if (parsed.kind === "invalid") {
+        answers.add({ error: parsed.message });
+      } else {
+        answers.add(
+          executeCommand(parsed.command, queue).then(asText, asError),
+        );
+      }
+      if (await Promise.race([answers.below(window), aborted]) === "aborted") {
+        return "aborted";
+      }
     }
-    const answer = await Promise.race([
-      executeCommand(parsed.command, queue).then(
-        (text) => ({ text }),
-        (error: unknown) => ({ error }),
-      ),
-      aborted,
-    ]);
-    if (answer === "aborted") return "aborted";
-    if ("text" in answer) output.line(answer.text);
-    else output.error(formatError(answer.error));
+    return "aborted";
+  } finally {
+    // Answers that arrive after the loop ended (when aborted) are not written.
+    answers.stop();
   }
-  return "aborted";
+}
+
+/** What one line comes to: the text to print, or the error to report. */
+type Outcome = { text: string } | { error: unknown };
+
+function asText(text: string): Outcome {
+  return { text };
+}
+
+function asError(error: unknown): Outcome {
+  return { error };
+}
+
+/**
+ * The answers of the lines read so far, written to the output in the order
+ * of the lines as soon as each one and all before it are known.
+ */
+class OrderedAnswers {
+  readonly #output: ReplOutput;
+  /** Unwritten answers, oldest first; undefined while still running. */
+  readonly #answers: (Outcome | undefined)[] = [];
+  /** How many answers were added, including the written ones. */
+  #added = 0;
+  #written = 0;
+  #onWritten: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(output: ReplOutput) {
+    this.#output = output;
+  }
+
+  /** Adds the next line's answer, known now or later. */
+  add(outcome: Outcome | Promise<Outcome>): void {
+    const index = this.#added++;
+    if (outcome instanceof Promise) {
+      this.#answers.push(undefined);
+      outcome.then((known) => this.#settle(index, known));
+    } else {
+      this.#answers.push(outcome);
+      this.#writeReady();
+    }
+  }
+
+  /** Writes nothing more from now on. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Resolves once fewer than `count` answers remain unwritten. */
+  async below(count: number): Promise<void> {
+    while (this.#answers.length >= count) {
+      await new Promise<void>((resolve) => this.#onWritten = resolve);
+    }
+  }
+
+  #settle(index: number, outcome: Outcome): void {
+    this.#answers[index - this.#written] = outcome;
+    this.#writeReady();
+  }
+
+  /** Writes the answers known at the front, in order. */
+  #writeReady(): void {
+    if (this.#stopped) return;
+    const answers = this.#answers;
+    let count = 0;
+    while (count < answers.length && answers[count] !== undefined) {
+      const outcome = answers[count++]!;
+      if ("text" in outcome) this.#output.line(outcome.text);
+      else this.#output.error(formatError(outcome.error));
+    }
+    if (count === 0) return;
+    answers.splice(0, count);
+    this.#written += count;
+    this.#output.flush?.();
+    const onWritten = this.#onWritten;
+    this.#onWritten = undefined;
+    onWritten?.();
+  }
 }
 
 /** Resolves to "aborted" once `signal` is aborted; never if there is none. */

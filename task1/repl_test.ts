@@ -7,6 +7,7 @@ import {
   executeCommand,
   HELP_TEXT,
   parseCommand,
+  parseWait,
   PROMPT,
   type ReplOptions,
   runRepl,
@@ -176,5 +177,158 @@ Deno.test("runRepl ends at once when aborted while waiting for an answer", async
     signal: controller.signal,
   });
   assert.equal(end, "aborted");
+  assert.deepEqual(written, []);
+});
+
+Deno.test("parseCommand reads --wait SECONDS after put and pop, in milliseconds", () => {
+  assert.deepEqual(parseCommand("put A --wait 2.5"), {
+    kind: "command",
+    command: { name: "put", item: "A", waitMs: 2500 },
+  });
+  assert.deepEqual(parseCommand("put --wait 1 A"), {
+    kind: "command",
+    command: { name: "put", item: "A", waitMs: 1000 },
+  });
+  assert.deepEqual(parseCommand("pop --wait 30"), {
+    kind: "command",
+    command: { name: "pop", waitMs: 30_000 },
+  });
+  assert.deepEqual(parseCommand("pop --wait 0"), {
+    kind: "command",
+    command: { name: "pop", waitMs: 0 },
+  });
+});
+
+Deno.test("parseCommand refuses a missing, negative, nonsense or over-an-hour --wait", () => {
+  const cases: [string, RegExp][] = [
+    ["pop --wait", /^Missing value after "--wait"/],
+    ["put A --wait", /^Missing value after "--wait"/],
+    [
+      "pop --wait -1",
+      /^Invalid wait "-1": expected a number of seconds from 0 to 3600$/,
+    ],
+    ["pop --wait soon", /^Invalid wait "soon"/],
+    ["pop --wait 3600.5", /^Invalid wait "3600.5"/],
+    ["pop --wait 1e3", /^Invalid wait "1e3"/],
+    ["peek --wait 1", /^Unexpected argument "--wait": "peek" takes none/],
+    ["pop now", /^Unexpected argument "now": "pop" takes only --wait SECONDS/],
+    ["put --wait 1", /^Missing item/],
+  ];
+  for (const [line, message] of cases) {
+    const parsed = parseCommand(line);
+    assert.equal(parsed.kind, "invalid", line);
+    if (parsed.kind === "invalid") assert.match(parsed.message, message, line);
+  }
+});
+
+Deno.test("parseWait accepts 0 to 3600 seconds with decimals", () => {
+  assert.equal(parseWait("0"), 0);
+  assert.equal(parseWait(".25"), 250);
+  assert.equal(parseWait("1.0005"), 1001);
+  assert.equal(parseWait("3600"), 3_600_000);
+  for (const bad of ["", "-0.5", "1.2.3", "3601", "Infinity", " 1"]) {
+    assert.throws(() => parseWait(bad), RangeError, bad);
+  }
+});
+
+Deno.test("executeCommand passes --wait on to the queue as milliseconds", async () => {
+  const waits: (number | undefined)[] = [];
+  const queue: QueueOperations = {
+    ...memoryQueue(1),
+    put: (_item, waitMs) => {
+      waits.push(waitMs);
+      return Promise.resolve(true);
+    },
+    pop: (waitMs) => {
+      waits.push(waitMs);
+      return Promise.resolve(undefined);
+    },
+  };
+  await executeCommand({ name: "put", item: "A", waitMs: 1500 }, queue);
+  await executeCommand({ name: "pop", waitMs: 20 }, queue);
+  await executeCommand({ name: "pop" }, queue);
+  assert.deepEqual(waits, [1500, 20, undefined]);
+});
+
+Deno.test("runRepl with a window sends commands before earlier answers arrive and still writes the answers in line order", async () => {
+  const gates: (() => void)[] = [];
+  let started = 0;
+  const inner = memoryQueue(10);
+  const slow: QueueOperations = {
+    ...inner,
+    // Each put is applied at once, as a server runs it, but its answer
+    // arrives only when the test opens its gate, last one first.
+    put: async (item) => {
+      started++;
+      const added = await inner.put(item);
+      return new Promise((resolve) => gates.push(() => resolve(added)));
+    },
+  };
+  const written: string[] = [];
+  const output = {
+    line: (text: string) => written.push(`out ${text}`),
+    error: (text: string) => written.push(`err ${text}`),
+    prompt: (text: string) => written.push(`prompt ${text}`),
+  };
+  const done = runRepl(
+    linesOf(["put A", "bogus", "put B", "", "put C", "size"]),
+    slow,
+    output,
+    { window: 8 },
+  );
+  while (started < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(written, [], "nothing is written before the first answer");
+  for (const open of gates.reverse()) open();
+  assert.equal(await done, "end of input");
+  assert.deepEqual(written, [
+    "out True",
+    'err error: Unknown command "bogus": expected put ITEM, peek, pop, size or help',
+    "out True",
+    "out True",
+    "out 3",
+  ]);
+});
+
+Deno.test("runRepl with a window never has more commands unanswered than the window", async () => {
+  let running = 0;
+  let most = 0;
+  const inner = memoryQueue(1000);
+  const counting: QueueOperations = {
+    ...inner,
+    put: async (item) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      running--;
+      return inner.put(item);
+    },
+  };
+  const lines = Array.from({ length: 200 }, (_, i) => `put ${i}`);
+  const { written } = await transcript(linesOf(lines), counting, {
+    window: 16,
+  });
+  assert.equal(written.length, 200);
+  assert.equal(most, 16);
+});
+
+Deno.test("runRepl writes nothing more once aborted, even answers that arrive later", async () => {
+  const controller = new AbortController();
+  const answer = Promise.withResolvers<number>();
+  const late: QueueOperations = {
+    ...memoryQueue(3),
+    size: () => answer.promise,
+  };
+  const { end, written } = await transcript(
+    (async function* () {
+      yield "size";
+      controller.abort();
+      await new Promise<never>(() => {});
+    })(),
+    late,
+    { signal: controller.signal, window: 8 },
+  );
+  assert.equal(end, "aborted");
+  answer.reject(new Error("CANCELLED: Client closed"));
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.deepEqual(written, []);
 });

@@ -123,6 +123,13 @@ export interface SpawnOptions {
   stdin?: boolean;
   /** Environment variables to set for the program, besides the test's own. */
   env?: Record<string, string>;
+  /**
+   * Whether the program's standard error goes into its standard output
+   * pipe, so that the order of its output and error lines can be checked.
+   *
+   * @default {false}
+   */
+  stderrToStdout?: boolean;
 }
 
 /** A program running as a subprocess of the test. */
@@ -139,12 +146,16 @@ export class RunningProgram implements AsyncDisposable {
   constructor(name: ProgramName, args: string[], options: SpawnOptions = {}) {
     const { entry, permissions } = PROGRAMS[name];
     const binDir = Deno.env.get("BIN_DIR");
+    const command = binDir
+      ? [`${binDir}/${name}`, ...args]
+      : [Deno.execPath(), "run", "--quiet", ...permissions, entry, ...args];
+    const [program = "", ...programArgs] = options.stderrToStdout
+      ? ["/bin/sh", "-c", 'exec "$0" "$@" 2>&1', ...command]
+      : command;
     this.process = new Deno.Command(
-      binDir ? `${binDir}/${name}` : Deno.execPath(),
+      program,
       {
-        args: binDir
-          ? args
-          : ["run", "--quiet", ...permissions, entry, ...args],
+        args: programArgs,
         cwd: root,
         ...(options.env === undefined ? {} : { env: options.env }),
         stdin: options.stdin ? "piped" : "null",

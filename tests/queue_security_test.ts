@@ -188,11 +188,14 @@ Deno.test("queue-server throttles an address after a wrong token: even the right
     ...["0", "3", "--host", "127.0.0.1", "--token-file", pki.tokenFile],
   ]);
   // One client process, so the right token follows the wrong ones at once.
+  // With a window of 1, each command waits for the failure of the one
+  // before and opens a new stream: one attempt each (a pipelined stream is
+  // refused once, with every command sent on it).
   const input = "size\n".repeat(3);
   const right = ["--token-file", pki.tokenFile];
   const guesses = await runToEnd("queue-client", [
     `127.0.0.1:${started.port}`,
-    ...["--token-file", pki.wrongTokenFile],
+    ...["--token-file", pki.wrongTokenFile, "--window", "1"],
   ], { input });
   assert.equal(guesses.stderr[0], "error: UNAUTHENTICATED: wrong token");
   assert.ok(

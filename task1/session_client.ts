@@ -1,0 +1,371 @@
+/**
+ * The client side of `Session`: the queue operations sent as commands over
+ * one stream, any number in flight, answered in order. Against a server
+ * without `Session` (the version-1 contract) it falls back to unary calls,
+ * made one at a time so that they still run in order.
+ *
+ * The stream is spoken with `node:http2` rather than grpc-js: grpc-js sends
+ * each message of a stream in its own write and event-loop turn, which costs
+ * more than the command itself, while here every command sent in one turn
+ * goes out in one write. The framing is gRPC's (a 5-byte length prefix per
+ * message, the status in the trailers) and the messages are encoded by the
+ * same proto-loader definition that grpc-js uses.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import http2 from "node:http2";
+import { setImmediate } from "node:timers";
+import { AUTHORIZATION_KEY } from "./credentials.ts";
+import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
+import type {
+  QueueCallError,
+  QueueClient,
+  QueueOperations,
+} from "./queue_client.ts";
+
+/** A command sent and not yet answered. */
+interface Pending {
+  /** The command, kept to replay it over unary calls after a fallback. */
+  command: Command;
+  /** How long the server may wait on it, in milliseconds. */
+  waitMs: number;
+  resolve(reply: Reply): void;
+  reject(error: QueueCallError): void;
+}
+
+/** One open stream and the commands sent on it, oldest first. */
+interface OpenStream {
+  stream: http2.ClientHttp2Stream;
+  pending: Pending[];
+  /** Whether the server has answered anything on it (so it has `Session`). */
+  answered: boolean;
+  /** Received bytes that do not yet make a whole message. */
+  partial: Buffer;
+}
+
+/** The `Session` method: its path and message encoding. */
+const SESSION = queueServiceDefinition().Session;
+
+/** The proxy variables grpc-js honours; a raw stream would bypass them. */
+const PROXY_VARIABLES = ["grpc_proxy", "https_proxy", "http_proxy"];
+
+/**
+ * The queue operations over `Session` streams to the server of a
+ * {@linkcode QueueClient}. Each command may be sent before the answers to
+ * the earlier ones arrive; answers come back in order. A command whose
+ * answer does not arrive within the client's timeout (plus its own wait)
+ * after the answer before it gives up the stream: every command still on it
+ * fails with DEADLINE_EXCEEDED and the next command opens a new stream. A
+ * stream that fails (the server went away) fails its commands with that
+ * status, explained as the unary calls explain theirs. A server that
+ * answers `Session` with UNIMPLEMENTED gets every command as a unary call
+ * from then on, one at a time; so does a server reached through a proxy
+ * (set in `grpc_proxy`, `https_proxy` or `http_proxy`), which grpc-js
+ * handles.
+ */
+export class SessionClient implements QueueOperations, Disposable {
+  readonly #client: QueueClient;
+  #connection: http2.ClientHttp2Session | undefined;
+  #open: OpenStream | undefined;
+  #unary: boolean;
+  /** Settles after the last unary call made so far (in fallback mode). */
+  #unaryTail: Promise<unknown> = Promise.resolve();
+  /** Framed commands not yet written, and whether a write is scheduled. */
+  #outgoing: Buffer[] = [];
+  #writeScheduled = false;
+  /** When the oldest unanswered command became the oldest. */
+  #headSince = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the deadline timer fires, as a `Date.now()` time. */
+  #timerAt = 0;
+
+  /** Sends commands to the server of `client`, with its timeout. */
+  constructor(client: QueueClient) {
+    this.#client = client;
+    this.#unary = PROXY_VARIABLES.some((name) => !!Deno.env.get(name));
+  }
+
+  /** Appends `item`; resolves to false when the queue was full. */
+  async put(item: string, waitMs = 0): Promise<boolean> {
+    const reply = await this.#send({ put: { item, wait_ms: waitMs } }, waitMs);
+    return reply.put?.added ?? false;
+  }
+
+  /** Resolves to the head item, or undefined when the queue is empty. */
+  async peek(): Promise<string | undefined> {
+    return (await this.#send({ peek: {} }, 0)).peek?.item;
+  }
+
+  /** Removes the head item and resolves to it, or to undefined when empty. */
+  async pop(waitMs = 0): Promise<string | undefined> {
+    return (await this.#send({ pop: { wait_ms: waitMs } }, waitMs)).pop?.item;
+  }
+
+  /** Resolves to the number of items queued. */
+  async size(): Promise<number> {
+    return (await this.#send({ size: {} }, 0)).size?.size ?? 0;
+  }
+
+  /** Whether commands go as unary calls (no `Session`, or a proxy). */
+  get unary(): boolean {
+    return this.#unary;
+  }
+
+  /** Ends the stream and the connection; unanswered commands fail. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#open) {
+      this.#giveUp(this.#open, grpc.status.CANCELLED, "Client closed");
+    }
+    this.#connection?.destroy();
+    this.#connection = undefined;
+  }
+
+  /** Ends the stream and the connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #send(command: Command, waitMs: number): Promise<Reply> {
+    if (this.#unary) return this.#serially(command);
+    const open = this.#open ?? this.#openStream();
+    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
+    open.pending.push({ command, waitMs, resolve, reject });
+    this.#outgoing.push(frame(SESSION.requestSerialize(command)));
+    if (!this.#writeScheduled) {
+      this.#writeScheduled = true;
+      setImmediate(this.#write);
+    }
+    if (open.pending.length === 1) this.#newHead(waitMs);
+    return promise;
+  }
+
+  /** Writes every command sent since the last write, in one write. */
+  #write = (): void => {
+    this.#writeScheduled = false;
+    const open = this.#open;
+    const outgoing = this.#outgoing;
+    this.#outgoing = [];
+    if (open === undefined || outgoing.length === 0) return;
+    open.stream.write(
+      outgoing.length === 1 ? outgoing[0] : Buffer.concat(outgoing),
+    );
+  };
+
+  #openStream(): OpenStream {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.#request(this.#connection ?? this.#connect());
+    } catch {
+      // The connection was closing (the server sent GOAWAY): open another.
+      stream = this.#request(this.#connect());
+    }
+    const open: OpenStream = {
+      stream,
+      pending: [],
+      answered: false,
+      partial: Buffer.alloc(0),
+    };
+    this.#open = open;
+    stream.on("data", (chunk: Buffer) => this.#receive(open, chunk));
+    // A trailers-only answer (such as UNIMPLEMENTED) carries the status in
+    // its headers.
+    stream.on("response", (headers) => this.#status(open, headers));
+    stream.on("trailers", (trailers) => this.#status(open, trailers));
+    stream.on("error", (error: Error) => {
+      this.#end(open, grpc.status.UNAVAILABLE, error.message);
+    });
+    stream.on("close", () => {
+      this.#end(open, grpc.status.UNAVAILABLE, "The connection was closed");
+    });
+    return open;
+  }
+
+  /** Opens a new connection to the server, to use from now on. */
+  #connect(): http2.ClientHttp2Session {
+    const { target, tls } = this.#client;
+    const connection = tls === undefined
+      ? http2.connect(`http://${target}`)
+      : http2.connect(`https://${target}`, {
+        ...(tls.caCerts.length > 0 ? { ca: tls.caCerts } : {}),
+        ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+      });
+    // Its failures reach the streams, which report them.
+    connection.on("error", () => {});
+    const forget = () => {
+      if (this.#connection === connection) this.#connection = undefined;
+    };
+    connection.on("goaway", forget);
+    connection.on("close", forget);
+    this.#connection = connection;
+    return connection;
+  }
+
+  /** Starts a `Session` call on `connection`. */
+  #request(connection: http2.ClientHttp2Session): http2.ClientHttp2Stream {
+    const { token } = this.#client;
+    return connection.request({
+      ":method": "POST",
+      ":path": SESSION.path,
+      "content-type": "application/grpc",
+      "te": "trailers",
+      ...(token === undefined
+        ? {}
+        : { [AUTHORIZATION_KEY]: `Bearer ${token}` }),
+    });
+  }
+
+  /** Splits received bytes into replies and answers the commands. */
+  #receive(open: OpenStream, chunk: Buffer): void {
+    let bytes = open.partial.length === 0
+      ? chunk
+      : Buffer.concat([open.partial, chunk]);
+    let offset = 0;
+    while (bytes.length - offset >= 5) {
+      const length = bytes.readUInt32BE(offset + 1);
+      const end = offset + 5 + length;
+      if (end > bytes.length) break;
+      this.#answer(
+        open,
+        SESSION.responseDeserialize(bytes.subarray(offset + 5, end)),
+      );
+      offset = end;
+    }
+    bytes = bytes.subarray(offset);
+    open.partial = bytes;
+  }
+
+  #answer(open: OpenStream, reply: Reply): void {
+    open.answered = true;
+    const pending = open.pending.shift();
+    if (pending === undefined) return;
+    const next = open.pending[0];
+    if (next !== undefined) this.#newHead(next.waitMs);
+    if (reply.result === "error") {
+      const { code = grpc.status.UNKNOWN, message = "" } = reply.error ?? {};
+      pending.reject(this.#client.explain(code, message, pending.waitMs));
+    } else {
+      pending.resolve(reply);
+    }
+  }
+
+  /** Acts on the `grpc-status` in `headers`, if there is one. */
+  #status(open: OpenStream, headers: http2.IncomingHttpHeaders): void {
+    const status = headers["grpc-status"];
+    if (status === undefined) return;
+    const message = headers["grpc-message"];
+    this.#end(
+      open,
+      Number(status),
+      typeof message === "string" ? decodeURIComponent(message) : "",
+    );
+  }
+
+  /** The stream ended with `code`: falls back, or fails what is pending. */
+  #end(open: OpenStream, code: grpc.status, details: string): void {
+    if (this.#open !== open) return;
+    if (code === grpc.status.UNIMPLEMENTED && !open.answered) {
+      this.#fallBack(open);
+    } else if (code === grpc.status.OK) {
+      this.#giveUp(
+        open,
+        grpc.status.UNAVAILABLE,
+        "The server ended the session",
+      );
+    } else {
+      this.#giveUp(open, code, details);
+    }
+  }
+
+  /** Fails every command of `open` with `code` and forgets the stream. */
+  #giveUp(open: OpenStream, code: grpc.status, details: string): void {
+    if (this.#open === open) this.#open = undefined;
+    this.#outgoing = [];
+    open.stream.close(http2.constants.NGHTTP2_CANCEL);
+    for (const pending of open.pending.splice(0)) {
+      pending.reject(this.#client.explain(code, details, pending.waitMs));
+    }
+  }
+
+  /** The server has no `Session`: replays its commands as unary calls. */
+  #fallBack(open: OpenStream): void {
+    this.#open = undefined;
+    this.#outgoing = [];
+    this.#unary = true;
+    open.stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.#connection?.close();
+    this.#connection = undefined;
+    for (const pending of open.pending.splice(0)) {
+      this.#serially(pending.command).then(pending.resolve, pending.reject);
+    }
+  }
+
+  /** Makes `command` a unary call once the earlier ones have settled. */
+  #serially(command: Command): Promise<Reply> {
+    const reply = this.#unaryTail.then(() => this.#unaryCall(command));
+    this.#unaryTail = reply.catch(() => {});
+    return reply;
+  }
+
+  async #unaryCall(command: Command): Promise<Reply> {
+    const client = this.#client;
+    if (command.put) {
+      const { item, wait_ms = 0 } = command.put;
+      return { put: { added: await client.put(item, wait_ms) } };
+    }
+    if (command.pop) {
+      return { pop: itemOf(await client.pop(command.pop.wait_ms ?? 0)) };
+    }
+    if (command.peek) return { peek: itemOf(await client.peek()) };
+    return { size: { size: await client.size() } };
+  }
+
+  /**
+   * Starts the clock of a command that has just become the oldest one
+   * unanswered, moving the deadline timer earlier if it must fire sooner.
+   */
+  #newHead(waitMs: number): void {
+    const now = Date.now();
+    this.#headSince = now;
+    const deadline = now + this.#client.timeoutMs + waitMs;
+    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(this.#checkHead, deadline - now);
+  }
+
+  /**
+   * The deadline timer: gives up the stream if its oldest command has waited
+   * too long, else sleeps until that command's deadline.
+   */
+  #checkHead = (): void => {
+    this.#timer = undefined;
+    const open = this.#open;
+    const head = open?.pending[0];
+    if (open === undefined || head === undefined) return;
+    const left = this.#headSince + this.#client.timeoutMs + head.waitMs -
+      Date.now();
+    if (left <= 0) {
+      this.#giveUp(open, grpc.status.DEADLINE_EXCEEDED, "");
+    } else {
+      this.#timerAt = Date.now() + left;
+      this.#timer = setTimeout(this.#checkHead, left);
+    }
+  };
+}
+
+/** A gRPC length-prefixed message: flag 0 (uncompressed), length, bytes. */
+function frame(message: Buffer): Buffer {
+  const framed = Buffer.allocUnsafe(5 + message.length);
+  framed[0] = 0;
+  framed.writeUInt32BE(message.length, 1);
+  message.copy(framed, 5);
+  return framed;
+}
+
+function itemOf(item: string | undefined): { item?: string } {
+  return item === undefined ? {} : { item };
+}
