@@ -10,7 +10,10 @@
 export interface ProgramSpec {
   /** The entry module, relative to the repository root. */
   entry: string;
-  /** The permission flags given to `deno compile` and to `deno run` in tests. */
+  /**
+   * The permission flags (and V8 flags) given to `deno compile` and to
+   * `deno run` in tests.
+   */
   permissions: readonly string[];
 }
 
@@ -29,11 +32,27 @@ export const PROGRAMS = {
     // grpc-js reads these variables when it loads; grpc-health-check and
     // @grpc/reflection read their own .proto files from node_modules (with
     // an access check that asks for the uid) when they load.
+    //
+    // `--data FILE` names a file only at run time, and a permission list is
+    // fixed when the executable is built, so reading and writing cannot be
+    // narrowed to it: the narrowest form that works for any FILE is the
+    // unrestricted --allow-read and --allow-write (which also cover
+    // node_modules). Deno checks them on FILE when node:sqlite opens it;
+    // SQLite then opens FILE-wal next to it by itself (FILE-shm is never
+    // made: the server locks the file exclusively). node:sqlite needs no
+    // --allow-ffi.
+    //
+    // The items are strings on the V8 heap; the default heap limit (about 4
+    // GiB) would cap --max-bytes at 1.8 GiB, so the heap may grow to 8 GiB,
+    // which lets --max-bytes go to 3.8 GiB (see checkHeapHolds in
+    // task1/server_main.ts).
     permissions: [
       "--allow-net",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-      "--allow-read=node_modules",
+      "--allow-read",
+      "--allow-write",
       "--allow-sys=uid",
+      "--v8-flags=--max-old-space-size=8192",
     ],
   },
   "queue-client": {

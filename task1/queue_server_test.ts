@@ -39,7 +39,7 @@ Deno.test("queue server on port 0 serves put, peek, pop and size to a client", a
   assert.equal(await client.pop(), "A");
   assert.equal(await client.pop(), "B");
   assert.equal(await client.pop(), undefined);
-  assert.equal(server.queue.size, 0);
+  assert.equal(await server.store.size(), 0);
 });
 
 Deno.test("queue server refuses an item over the limit in UTF-8 bytes with INVALID_ARGUMENT and stores nothing", async () => {
