@@ -39,7 +39,14 @@ const SCHEMA_VERSION = 1;
 const SQLITE_BUSY = 5;
 
 /** Options of {@linkcode openSqliteStore}. */
-export type SqliteStoreOptions = Omit<MemoryStoreOptions, "items" | "journal">;
+export interface SqliteStoreOptions
+  extends Omit<MemoryStoreOptions, "items" | "journal"> {
+  /**
+   * The most bytes the database may grow to (SQLite's `max_page_count`); a
+   * commit that would pass it fails like a full disk. Unbounded by default.
+   */
+  maxFileBytes?: number;
+}
 
 /** What the journal wrote so far, for the benchmark. */
 export interface JournalStats {
@@ -75,11 +82,20 @@ export function openSqliteStore(
   capacity: number,
   options: SqliteStoreOptions = {},
 ): SqliteStore {
+  const { maxFileBytes, ...storeOptions } = options;
   const db = openQueueFile(path);
   try {
+    if (maxFileBytes !== undefined) {
+      const pageSize = pragma(db, "page_size");
+      db.exec(
+        `PRAGMA max_page_count=${
+          Math.max(1, Math.floor(maxFileBytes / pageSize))
+        }`,
+      );
+    }
     const journal = new SqliteJournal(db, path);
     const store = new MemoryStore(capacity, {
-      ...options,
+      ...storeOptions,
       items: journal.load(),
       journal,
     });
