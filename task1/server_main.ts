@@ -98,7 +98,7 @@ async function main(
   const store: QueueStore & Partial<Pick<SqliteStore, "journalStats">> =
     data === undefined
       ? new MemoryStore(capacity, { maxBytes })
-      : openSqliteStore(data, capacity, { maxBytes });
+      : await openSqliteStore(data, capacity, { maxBytes });
   const server = createQueueServer(capacity, { store });
   let boundPort: number;
   try {

@@ -1,26 +1,19 @@
 /**
  * The durable store: the queue lives in memory (a {@linkcode MemoryStore}
  * makes every decision, synchronously and in arrival order, and answers Peek
- * and Size), and every change goes to a journal in an SQLite file that
- * group-commits: everything decided during one pass of the event loop is
- * written in one transaction with one fsync, and each answer is released
- * only after its transaction is durable (the model of Redis's `appendfsync
- * always` and of denokv's `atomic_write_batch`).
+ * and Size), and every change goes to a journal that group-commits to an
+ * SQLite file (the model of Redis's `appendfsync always` and of denokv's
+ * `atomic_write_batch`): while one transaction is being written and fsync'd,
+ * everything decided meanwhile gathers into the next, and each answer is
+ * released only once the transaction holding its change (and every one
+ * before it) is durable.
  *
- * The file holds one table, `items (seq INTEGER PRIMARY KEY, item TEXT)`, in
- * order of `seq`, which grows by one per append and never goes back, so the
- * order survives restarts; the items queued are exactly the rows. It is
- * marked as ours with `PRAGMA application_id`, kept in WAL mode with
- * `synchronous=FULL`, and locked for the lifetime of the store with
- * `locking_mode=EXCLUSIVE`, so a second server cannot open it.
- *
- * The commit runs on the main thread: an fsync'd commit of a batch takes
- * about 0.3 ms on these disks, measured by `deno task bench`, which is the
- * time a `Worker` would save and less than the cost of handing it every item.
+ * The file is written by a `Worker` that owns the `node:sqlite` connection
+ * (`sqlite_worker.ts`, over `sqlite_file.ts`), so the event loop goes on
+ * serving calls while a commit waits for the disk.
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import {
   type Journal,
@@ -28,15 +21,14 @@ import {
   type MemoryStoreOptions,
 } from "./memory.ts";
 import { StoreFailedError } from "./mod.ts";
+import { StoreFileError } from "./sqlite_file.ts";
+import {
+  WORKER_NAME,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./sqlite_worker.ts";
 
-/** `PRAGMA application_id` of a queue file: "QUE1" in ASCII. */
-export const APPLICATION_ID = 0x51554531;
-
-/** `PRAGMA user_version`: the version of the file's layout. */
-const SCHEMA_VERSION = 1;
-
-/** SQLite's result code for a file locked by another connection. */
-const SQLITE_BUSY = 5;
+export { StoreFileError } from "./sqlite_file.ts";
 
 /** Options of {@linkcode openSqliteStore}. */
 export interface SqliteStoreOptions
@@ -62,127 +54,64 @@ export interface SqliteStore extends MemoryStore {
   journalStats(): JournalStats;
 }
 
-/** A store file that cannot be used: the message says why, in one line. */
-export class StoreFileError extends Error {
-  /** The class name, for messages and logs. */
-  override name = "StoreFileError";
-}
-
 /**
  * Opens (or creates) the queue file `path` and loads its items, in order,
- * into a store of `capacity` items. A new or empty file is made a queue
- * file; any other file must already be one, and is never written otherwise.
+ * into a store of `capacity` items (keeping them all if there are more).
  *
  * @throws {StoreFileError} when the file cannot be opened, is not a queue
  * file, is corrupt, is locked by another server, or does not keep
- * `synchronous=FULL`
+ * `synchronous=FULL`; the file is then left as it was
  */
-export function openSqliteStore(
+export async function openSqliteStore(
   path: string,
   capacity: number,
   options: SqliteStoreOptions = {},
-): SqliteStore {
+): Promise<SqliteStore> {
   const { maxFileBytes, ...storeOptions } = options;
-  const db = openQueueFile(path);
-  try {
-    if (maxFileBytes !== undefined) {
-      const pageSize = pragma(db, "page_size");
-      db.exec(
-        `PRAGMA max_page_count=${
-          Math.max(1, Math.floor(maxFileBytes / pageSize))
-        }`,
-      );
-    }
-    const journal = new SqliteJournal(db, path);
-    const store = new MemoryStore(capacity, {
-      ...storeOptions,
-      items: journal.load(),
-      journal,
-    });
-    return Object.assign(store, {
-      journalStats: () => journal.stats(),
-    });
-  } catch (error: unknown) {
-    db.close();
-    throw error;
-  }
+  const journal = new SqliteJournal();
+  const items = await journal.open(path, maxFileBytes);
+  const store = new MemoryStore(capacity, { ...storeOptions, items, journal });
+  return Object.assign(store, { journalStats: () => journal.stats() });
 }
 
-/** Opens `path`, locks it, checks it is a queue file or makes it one. */
-function openQueueFile(path: string): DatabaseSync {
-  let db: DatabaseSync;
-  try {
-    db = new DatabaseSync(path);
-  } catch (error: unknown) {
-    throw new StoreFileError(`Cannot open "${path}": ${reason(error)}`);
-  }
-  try {
-    db.exec("PRAGMA locking_mode=EXCLUSIVE");
-    // Reading first: a file that is not a database, or one locked by another
-    // server, fails here, before anything is written.
-    const id = pragma(db, "application_id");
-    const tables = db.prepare(
-      "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
-    ).all().map((row) => String(row.name));
-    if (id === 0 && tables.length === 0) {
-      db.exec("PRAGMA journal_mode=WAL");
-      db.exec(`BEGIN IMMEDIATE;
-        CREATE TABLE items (seq INTEGER PRIMARY KEY, item TEXT NOT NULL) STRICT;
-        PRAGMA application_id=${APPLICATION_ID};
-        PRAGMA user_version=${SCHEMA_VERSION};
-        COMMIT;`);
-    } else if (
-      id !== APPLICATION_ID || tables.join() !== "items" ||
-      pragma(db, "user_version") !== SCHEMA_VERSION
-    ) {
-      throw new StoreFileError(`"${path}" is not a queue-server data file`);
-    } else {
-      db.exec("PRAGMA journal_mode=WAL");
-    }
-    db.exec("PRAGMA synchronous=FULL");
-    if (pragma(db, "synchronous") !== 2) {
-      throw new StoreFileError(`"${path}" does not keep synchronous=FULL`);
-    }
-    // Take the exclusive lock now, for the life of the connection.
-    db.exec("BEGIN IMMEDIATE; COMMIT;");
-    return db;
-  } catch (error: unknown) {
-    db.close();
-    if (error instanceof StoreFileError) throw error;
-    if (errcode(error) === SQLITE_BUSY) {
-      throw new StoreFileError(
-        `"${path}" is in use by another queue-server (it is locked)`,
-      );
-    }
-    throw new StoreFileError(`Cannot use "${path}": ${reason(error)}`);
-  }
+/** A batch of changes: appends from `firstSeq` on, and removals. */
+interface Batch {
+  firstSeq: number;
+  items: string[];
+  removals: number;
+  done: PromiseWithResolvers<void>;
 }
 
 /**
- * The journal: appends and removals recorded in memory and written, one
- * transaction per pass of the event loop, to the `items` table.
+ * The journal: changes recorded in memory, sent to the worker one batch at
+ * a time; a batch's promise resolves once the worker has committed it.
  */
 class SqliteJournal implements Journal {
-  #db: DatabaseSync;
-  #path: string;
-  #insert: StatementSync;
-  #deleteBelow: StatementSync;
+  #worker = new Worker(new URL("./sqlite_worker.ts", import.meta.url), {
+    type: "module",
+    name: WORKER_NAME,
+  });
+  #replies: ((reply: WorkerReply) => void) | undefined;
   /** The seq of the next item appended. */
   #next = 1;
   /** The seq of the head item. */
   #head = 1;
-  #pending: [number, string][] = [];
-  #removals = 0;
-  #batch: PromiseWithResolvers<void> | undefined;
+  /** The batch being written, if any. */
+  #writing: Batch | undefined;
+  /** The batch gathering changes, if any. */
+  #gathering: Batch | undefined;
   #failure = new AbortController();
   #stats: JournalStats = { commits: 0, operations: 0 };
   #closed = false;
 
-  constructor(db: DatabaseSync, path: string) {
-    this.#db = db;
-    this.#path = path;
-    this.#insert = db.prepare("INSERT INTO items (seq, item) VALUES (?, ?)");
-    this.#deleteBelow = db.prepare("DELETE FROM items WHERE seq < ?");
+  constructor() {
+    this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
+      this.#replies?.(data);
+    };
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(`The journal's worker failed: ${event.message}`);
+    };
   }
 
   get failed(): AbortSignal {
@@ -190,116 +119,150 @@ class SqliteJournal implements Journal {
   }
 
   /**
-   * The items in the file, head first; sets the sequence numbers.
+   * Has the worker open `path` and resolves to its items, head first.
    *
-   * @throws {StoreFileError} when the sequence numbers have gaps
+   * @throws {StoreFileError} when the worker cannot use the file
    */
-  *load(): Generator<string> {
-    const range = this.#db.prepare(
-      "SELECT min(seq) AS head, max(seq) AS last, count(*) AS count FROM items",
-    ).get();
-    const count = Number(range?.count ?? 0);
-    if (count > 0) {
-      const head = Number(range?.head);
-      const last = Number(range?.last);
-      if (last - head + 1 !== count) {
-        throw new StoreFileError(
-          `"${this.#path}" is corrupt: its items are not numbered in sequence`,
-        );
+  async open(path: string, maxFileBytes?: number): Promise<string[]> {
+    const items: string[] = [];
+    const loaded = Promise.withResolvers<void>();
+    this.#replies = (reply) => {
+      if (reply.type === "opened") {
+        this.#head = reply.head;
+        this.#next = reply.next;
+      } else if (reply.type === "chunk") {
+        for (const item of JSON.parse(reply.items) as string[]) {
+          items.push(item);
+        }
+      } else if (reply.type === "loaded") {
+        loaded.resolve();
+      } else if (reply.type === "refused") {
+        loaded.reject(new StoreFileError(reply.message));
       }
-      this.#head = head;
-      this.#next = last + 1;
+    };
+    // A worker that dies while opening the file fails the journal.
+    this.#failure.signal.addEventListener("abort", () => {
+      loaded.reject(
+        new StoreFileError(String(this.#failure.signal.reason?.message)),
+      );
+    }, { once: true });
+    this.#post({
+      type: "open",
+      path,
+      ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
+    });
+    try {
+      await loaded.promise;
+    } catch (error: unknown) {
+      this.#worker.terminate();
+      throw error;
     }
-    const items = this.#db.prepare("SELECT item FROM items ORDER BY seq");
-    for (const row of items.iterate()) yield String(row.item);
+    this.#replies = (reply) => this.#onReply(reply);
+    return items;
   }
 
   appended(item: string): void {
-    this.#pending.push([this.#next++, item]);
-    this.#schedule();
+    this.#batch().items.push(item);
+    this.#next++;
   }
 
   removed(count: number): void {
+    this.#batch().removals += count;
     this.#head += count;
-    this.#removals += count;
-    this.#schedule();
   }
 
   durable(): Promise<void> {
     if (this.#failure.signal.aborted) {
       return Promise.reject(this.#failure.signal.reason);
     }
-    return this.#batch?.promise ?? Promise.resolve();
+    return (this.#gathering ?? this.#writing)?.done.promise ??
+      Promise.resolve();
   }
 
   stats(): JournalStats {
     return { ...this.#stats };
   }
 
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    this.#commit();
-    this.#db.close();
-    return Promise.resolve();
-  }
-
-  /** Opens a batch, committed after the I/O of this event-loop pass. */
-  #schedule(): void {
-    if (this.#batch) return;
-    this.#batch = Promise.withResolvers();
-    // Unhandled only when no caller awaits it, e.g. a failure at close.
-    this.#batch.promise.catch(() => {});
-    setImmediate(() => this.#commit());
-  }
-
-  /** Writes the batch in one transaction, then releases its answers. */
-  #commit(): void {
-    const batch = this.#batch;
-    if (!batch || this.#failure.signal.aborted) return;
-    this.#batch = undefined;
-    const pending = this.#pending;
-    const removals = this.#removals;
-    this.#pending = [];
-    this.#removals = 0;
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      for (const [seq, item] of pending) this.#insert.run(seq, item);
-      if (removals > 0) this.#deleteBelow.run(this.#head);
-      this.#db.exec("COMMIT");
-    } catch (error: unknown) {
-      // Never acknowledge what was not written: every answer waiting for this
-      // batch or a later one fails, and the store stops.
-      const failure = new StoreFailedError(
-        `Cannot write "${this.#path}": ${reason(error)}`,
-      );
-      try {
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      } catch {
-        // The failure is already reported.
+      while (
+        !this.#failure.signal.aborted && (this.#writing || this.#gathering)
+      ) {
+        if (!this.#writing) this.#send();
+        await this.#writing?.done.promise;
       }
-      this.#failure.abort(failure);
-      batch.reject(failure);
-      return;
+    } catch {
+      // The failure is reported through `failed`.
     }
-    this.#stats.commits++;
-    this.#stats.operations += pending.length + removals;
-    batch.resolve();
+    if (!this.#failure.signal.aborted) {
+      const closed = Promise.withResolvers<void>();
+      this.#replies = (reply) => {
+        if (reply.type === "closed") closed.resolve();
+      };
+      this.#post({ type: "close" });
+      await closed.promise;
+    }
+    this.#worker.terminate();
   }
-}
 
-function pragma(db: DatabaseSync, name: string): number {
-  const row = db.prepare(`PRAGMA ${name}`).get();
-  return Number(row?.[name]);
-}
+  /** The batch gathering changes; a new one is sent at the end of this pass. */
+  #batch(): Batch {
+    if (!this.#gathering) {
+      const done = Promise.withResolvers<void>();
+      // Unhandled only when no caller awaits it, e.g. a failure at close.
+      done.promise.catch(() => {});
+      this.#gathering = { firstSeq: this.#next, items: [], removals: 0, done };
+      if (!this.#writing) setImmediate(() => this.#send());
+    }
+    return this.#gathering;
+  }
 
-function errcode(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "errcode" in error
-    ? Number(error.errcode)
-    : undefined;
-}
+  /** Sends the gathering batch to the worker, unless one is being written. */
+  #send(): void {
+    const batch = this.#gathering;
+    if (!batch || this.#writing || this.#failure.signal.aborted) return;
+    this.#gathering = undefined;
+    this.#writing = batch;
+    this.#post({
+      type: "commit",
+      firstSeq: batch.firstSeq,
+      items: batch.items,
+      // Every removal recorded so far is of an item below the current head.
+      ...(batch.removals > 0 ? { removeBelow: this.#head } : {}),
+    });
+  }
 
-function reason(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error))
-    .split("\n")[0] ?? "";
+  #onReply(reply: WorkerReply): void {
+    const batch = this.#writing;
+    if (!batch) return;
+    if (reply.type === "committed") {
+      this.#writing = undefined;
+      this.#stats.commits++;
+      this.#stats.operations += batch.items.length + batch.removals;
+      batch.done.resolve();
+      // Everything that arrived during this commit goes in the next one.
+      this.#send();
+    } else if (reply.type === "failed") {
+      this.#fail(reply.message);
+    }
+  }
+
+  /**
+   * Never acknowledges what was not written: the batches being written and
+   * gathered fail, and so does every later operation.
+   */
+  #fail(message: string): void {
+    if (this.#failure.signal.aborted) return;
+    const failure = new StoreFailedError(message);
+    this.#failure.abort(failure);
+    this.#writing?.done.reject(failure);
+    this.#gathering?.done.reject(failure);
+    this.#writing = this.#gathering = undefined;
+  }
+
+  #post(request: WorkerRequest): void {
+    this.#worker.postMessage(request);
+  }
 }

@@ -16,14 +16,14 @@ Deno.test("SqliteStore keeps items and their order across a close and a reopen",
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
   {
-    await using store = openSqliteStore(file, 10);
+    await using store = await openSqliteStore(file, 10);
     for (const item of ["a", "b", "c", "d"]) {
       assert.equal(await store.put(item), true);
     }
     assert.equal(await store.pop(), "a");
   }
   {
-    await using store = openSqliteStore(file, 10);
+    await using store = await openSqliteStore(file, 10);
     assert.equal(await store.size(), 3);
     assert.equal(await store.put("e"), true);
     assert.deepEqual(
@@ -31,13 +31,13 @@ Deno.test("SqliteStore keeps items and their order across a close and a reopen",
       ["b", "c", "d"],
     );
   }
-  await using store = openSqliteStore(file, 10);
+  await using store = await openSqliteStore(file, 10);
   assert.deepEqual([await store.pop(), await store.pop()], ["e", undefined]);
 });
 
 Deno.test("SqliteStore group-commits the changes of one event-loop pass in one transaction", async () => {
   await using dir = await tempDir();
-  await using store = openSqliteStore(`${dir.path}/q.db`, 1000);
+  await using store = await openSqliteStore(`${dir.path}/q.db`, 1000);
   const puts = Array.from({ length: 100 }, (_, i) => store.put(`i${i}`));
   assert.deepEqual(await Promise.all(puts), puts.map(() => true));
   assert.deepEqual(store.journalStats(), { commits: 1, operations: 100 });
@@ -49,7 +49,7 @@ Deno.test("SqliteStore group-commits the changes of one event-loop pass in one t
 Deno.test("SqliteStore answers a put only once its row is in the file", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
-  await using store = openSqliteStore(file, 10);
+  await using store = await openSqliteStore(file, 10);
   const put = store.put("durable");
   // The file is locked exclusively, so read what the journal wrote through
   // the answer: once it resolves, the commit that holds it has happened.
@@ -62,10 +62,10 @@ Deno.test("SqliteStore opened with a smaller capacity keeps every item and refus
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
   {
-    await using store = openSqliteStore(file, 10);
+    await using store = await openSqliteStore(file, 10);
     for (let i = 0; i < 5; i++) await store.put(`i${i}`);
   }
-  await using store = openSqliteStore(file, 3);
+  await using store = await openSqliteStore(file, 3);
   assert.equal(await store.size(), 5);
   assert.equal(await store.put("x"), false);
   await store.pop();
@@ -78,11 +78,11 @@ Deno.test("SqliteStore opened with a smaller capacity keeps every item and refus
 Deno.test("openSqliteStore refuses a second store on a file that is open, without touching it", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
-  await using store = openSqliteStore(file, 10);
+  await using store = await openSqliteStore(file, 10);
   await store.put("mine");
   const before = await Deno.readFile(file);
-  assert.throws(
-    () => openSqliteStore(file, 10),
+  await assert.rejects(
+    openSqliteStore(file, 10),
     (error: unknown) => {
       assert.ok(error instanceof StoreFileError);
       assert.match(error.message, /is in use by another queue-server/);
@@ -103,7 +103,7 @@ Deno.test("openSqliteStore refuses a file that is not a database, or another pro
   db.close();
   for (const file of [garbage, foreign]) {
     const before = await Deno.readFile(file);
-    assert.throws(() => openSqliteStore(file, 10), StoreFileError, file);
+    await assert.rejects(openSqliteStore(file, 10), StoreFileError, file);
     assert.deepEqual(await Deno.readFile(file), before, file);
   }
 });
@@ -112,19 +112,19 @@ Deno.test("openSqliteStore refuses a queue file whose items are not numbered in 
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
   {
-    await using store = openSqliteStore(file, 10);
+    await using store = await openSqliteStore(file, 10);
     for (const item of ["a", "b", "c"]) await store.put(item);
   }
   const db = new DatabaseSync(file);
   db.exec("DELETE FROM items WHERE item = 'b'");
   db.close();
-  assert.throws(() => openSqliteStore(file, 10), /is corrupt/);
+  await assert.rejects(openSqliteStore(file, 10), /is corrupt/);
 });
 
 Deno.test("openSqliteStore reports a folder it cannot create the file in", async () => {
   await using dir = await tempDir();
-  assert.throws(
-    () => openSqliteStore(`${dir.path}/missing/q.db`, 10),
+  await assert.rejects(
+    openSqliteStore(`${dir.path}/missing/q.db`, 10),
     StoreFileError,
   );
 });
@@ -134,7 +134,7 @@ Deno.test("SqliteStore whose file is full answers no pending operation as done, 
   const file = `${dir.path}/q.db`;
   const acknowledged: string[] = [];
   {
-    await using store = openSqliteStore(file, 10_000, {
+    await using store = await openSqliteStore(file, 10_000, {
       maxFileBytes: 64 * 1024,
     });
     let failure: unknown;
@@ -160,7 +160,7 @@ Deno.test("SqliteStore whose file is full answers no pending operation as done, 
     await assert.rejects(store.size(), StoreFailedError);
   }
   assert.ok(acknowledged.length > 0);
-  await using store = openSqliteStore(file, 10_000);
+  await using store = await openSqliteStore(file, 10_000);
   const survivors: string[] = [];
   for (
     let item = await store.pop();
