@@ -175,7 +175,11 @@ export class MemoryStore implements QueueStore {
       { item, bytes },
       false,
       options,
-      () => this.#waitingBytes -= bytes,
+      () => {
+        this.#waitingBytes -= bytes;
+        // The put that gave up may have held up others that fit.
+        this.#admitWaitingPuts();
+      },
     );
   }
 
@@ -257,6 +261,7 @@ export class MemoryStore implements QueueStore {
 
   /** Moves waiting puts into the queue, in order, while the first one fits. */
   #admitWaitingPuts(): void {
+    if (this.#closed || this.failed.aborted) return;
     for (const waiter of this.#putWaiters) {
       if (!this.#fits(waiter.bytes)) return;
       this.#putWaiters.delete(waiter);

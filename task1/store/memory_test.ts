@@ -172,6 +172,22 @@ Deno.test("MemoryStore: an aborted waiting put rejects, adds nothing, and frees 
   assert.equal(await store.pop(), undefined);
 });
 
+Deno.test("MemoryStore: when the first waiting put gives up, the puts behind it that fit go in at once", async () => {
+  const store = new MemoryStore(10, { maxBytes: 10 });
+  assert.equal(await store.put("12345678"), true);
+  const controller = new AbortController();
+  const big = store.put("123456", {
+    waitMs: 60_000,
+    signal: controller.signal,
+  });
+  const small = store.put("1", { waitMs: 60_000 });
+  controller.abort();
+  await assert.rejects(big);
+  assert.equal(await small, true);
+  assert.equal(store.status().size, 2);
+  assert.equal(await store.put("2", { waitMs: 20 }), true, "room for one more");
+});
+
 Deno.test("MemoryStore: an already aborted signal is refused before anything happens", async () => {
   const store = new MemoryStore(1);
   const signal = AbortSignal.abort();

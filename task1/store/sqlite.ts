@@ -103,6 +103,7 @@ class SqliteJournal implements Journal {
   #failure = new AbortController();
   #stats: JournalStats = { commits: 0, operations: 0 };
   #closed = false;
+  #workerDied = false;
 
   constructor() {
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
@@ -110,6 +111,7 @@ class SqliteJournal implements Journal {
     };
     this.#worker.onerror = (event) => {
       event.preventDefault();
+      this.#workerDied = true;
       this.#fail(`The journal's worker failed: ${event.message}`);
     };
   }
@@ -196,7 +198,9 @@ class SqliteJournal implements Journal {
     } catch {
       // The failure is reported through `failed`.
     }
-    if (!this.#failure.signal.aborted) {
+    // After a failed commit the worker still holds the file and its lock:
+    // it closes them unless it is the worker itself that died.
+    if (!this.#workerDied) {
       const closed = Promise.withResolvers<void>();
       this.#replies = (reply) => {
         if (reply.type === "closed") closed.resolve();
