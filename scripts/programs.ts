@@ -15,6 +15,11 @@ export interface ProgramSpec {
    * `deno run` in tests.
    */
   permissions: readonly string[];
+  /**
+   * Modules that the program starts as workers, which `deno compile` must
+   * embed (`--include`); `deno run` loads them from the source tree.
+   */
+  workers?: readonly string[];
 }
 
 /** The programs by executable name. */
@@ -54,6 +59,8 @@ export const PROGRAMS = {
       "--allow-sys=uid",
       "--v8-flags=--max-old-space-size=8192",
     ],
+    // The worker that owns the --data file (task1/store/sqlite.ts).
+    workers: ["task1/store/sqlite_worker.ts"],
   },
   "queue-client": {
     entry: "task1/client_main.ts",
