@@ -259,9 +259,11 @@ export function queueOperations(
   store: QueueStore,
   maxItemBytes: number = DEFAULT_MAX_ITEM_BYTES,
 ): QueueOperations {
+  const received = largeItemCollector();
   return {
     async put({ item, wait_ms = 0 }, signal) {
       const bytes = Buffer.byteLength(item, "utf8");
+      received(bytes);
       if (bytes > maxItemBytes) {
         throw new RangeError(
           `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
@@ -280,6 +282,36 @@ export function queueOperations(
     async size() {
       return { size: await store.size() };
     },
+  };
+}
+
+/** Items at least this large are counted by {@linkcode largeItemCollector}. */
+const LARGE_ITEM_BYTES = 64 * 1024;
+
+/** How many bytes of large items may arrive between two full collections. */
+const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Keeps the garbage of large items bounded: V8 lets its heap grow to about
+ * twice what is live before a full collection, and large strings (and the
+ * buffers they were decoded from) count in full, so a server refusing 1 MiB
+ * Puts at its `--max-bytes` would hold hundreds of MiB of dead items. When
+ * the runtime exposes `gc` (queue-server runs with `--expose-gc`), this
+ * collects after every {@linkcode COLLECT_EVERY_BYTES} of items of at least
+ * {@linkcode LARGE_ITEM_BYTES} received; small items die young and V8's own
+ * scavenger keeps up with them. Returns the function each Put calls with its
+ * item's size.
+ */
+function largeItemCollector(): (bytes: number) => void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let received = 0;
+  return (bytes) => {
+    if (gc === undefined || bytes < LARGE_ITEM_BYTES) return;
+    received += bytes;
+    if (received >= COLLECT_EVERY_BYTES) {
+      received = 0;
+      gc();
+    }
   };
 }
 
