@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { DatabaseSync } from "node:sqlite";
 import { QueueClient } from "../task1/queue_client.ts";
 import { queueServiceDefinition } from "../task1/proto.ts";
+import { MemoryStore } from "../task1/store/memory.ts";
 import { openSqliteStore } from "../task1/store/sqlite.ts";
 import { processStats, startServer, within } from "../tests/harness.ts";
 import { crashRound } from "../tests/queue_crash.ts";
@@ -263,6 +264,26 @@ export async function idleWaiterBytes(waiters: number): Promise<number> {
   } finally {
     for (const client of clients) client.close();
   }
+}
+
+/**
+ * The store's own share of a waiting Pop: V8 heap per waiter of a
+ * {@linkcode MemoryStore} in this process holding `waiters` waiting pops,
+ * each with its own AbortSignal as the server gives it.
+ */
+export async function storeWaiterBytes(waiters: number): Promise<number> {
+  const store = new MemoryStore(10);
+  const before = Deno.memoryUsage().heapUsed;
+  const pops = Array.from(
+    { length: waiters },
+    () =>
+      store.pop({ waitMs: 600_000, signal: new AbortController().signal })
+        .catch(() => undefined),
+  );
+  const perWaiter = (Deno.memoryUsage().heapUsed - before) / waiters;
+  await store.close();
+  await Promise.all(pops);
+  return perWaiter;
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { BoundedQueue } from "../bounded_queue.ts";
+import { Deadlines } from "./_deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,
   type QueueStore,
@@ -96,6 +97,7 @@ export class MemoryStore implements QueueStore {
   // which a caller who gives up leaves from any position.
   #putWaiters = new Set<PutWaiter>();
   #popWaiters = new Set<Waiter<string | undefined>>();
+  #deadlines = new Deadlines();
   #journal: Journal | undefined;
   #closed = false;
 
@@ -233,6 +235,7 @@ export class MemoryStore implements QueueStore {
     for (const waiter of [...this.#putWaiters, ...this.#popWaiters]) {
       waiter.fail(closing);
     }
+    this.#deadlines.clear();
     await this.#journal?.close();
   }
 
@@ -297,14 +300,14 @@ export class MemoryStore implements QueueStore {
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const leave = () => {
       waiters.delete(waiter);
-      clearTimeout(timer);
+      this.#deadlines.remove(deadline);
       signal?.removeEventListener("abort", onAbort);
       release();
     };
     const waiter = {
       ...kind,
       settle: (value: T | Promise<T>) => {
-        clearTimeout(timer);
+        this.#deadlines.remove(deadline);
         signal?.removeEventListener("abort", onAbort);
         resolve(value);
       },
@@ -314,10 +317,10 @@ export class MemoryStore implements QueueStore {
       },
     } as W;
     const onAbort = () => waiter.fail(signal?.reason);
-    const timer = setTimeout(() => {
+    const deadline = this.#deadlines.add(waitMs, () => {
       leave();
       resolve(this.#answer(timedOut));
-    }, Math.min(waitMs, 2 ** 31 - 1));
+    });
     signal?.addEventListener("abort", onAbort, { once: true });
     waiters.add(waiter);
     return promise;
