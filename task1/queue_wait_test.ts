@@ -8,68 +8,11 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
-import {
-  type ItemResponse,
-  type PopRequest,
-  type PutRequest,
-  type PutResponse,
-  queueServiceDefinition,
-} from "./proto.ts";
+import { WaitingClient } from "../tests/waiting_client.ts";
+import { queueServiceDefinition } from "./proto.ts";
 import { createQueueServer, type QueueServer } from "./queue_server.ts";
 
 const service = queueServiceDefinition();
-
-/** A raw grpc-js client of the queue service, for requests with wait_ms. */
-class WaitingClient implements Disposable {
-  readonly client: grpc.Client;
-
-  constructor(port: number) {
-    this.client = new grpc.Client(
-      `127.0.0.1:${port}`,
-      grpc.credentials.createInsecure(),
-    );
-  }
-
-  /** Starts a call; `started` resolves to the call so a test can cancel it. */
-  call<Request, Response>(
-    method: grpc.MethodDefinition<Request, Response>,
-    request: Request,
-    deadlineMs = 30_000,
-  ): { call: grpc.ClientUnaryCall; answer: Promise<Response> } {
-    let call!: grpc.ClientUnaryCall;
-    const answer = new Promise<Response>((resolve, reject) => {
-      call = this.client.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        request,
-        { deadline: Date.now() + deadlineMs },
-        (error, response) => error ? reject(error) : resolve(response!),
-      );
-    });
-    return { call, answer };
-  }
-
-  put(request: PutRequest, deadlineMs?: number) {
-    return this.call<PutRequest, PutResponse>(
-      service.Put,
-      request,
-      deadlineMs,
-    );
-  }
-
-  pop(request: PopRequest, deadlineMs?: number) {
-    return this.call<PopRequest, ItemResponse>(
-      service.Pop,
-      request,
-      deadlineMs,
-    );
-  }
-
-  [Symbol.dispose]() {
-    this.client.close();
-  }
-}
 
 async function listening(capacity: number): Promise<{
   server: QueueServer;

@@ -3,6 +3,7 @@
  * processes on real files: kill -9 in the middle of concurrent puts and pops,
  * restarts, files that cannot be used, and the byte bound.
  */
+import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { QueueClient } from "../task1/queue_client.ts";
@@ -15,6 +16,7 @@ import {
 } from "./harness.ts";
 import { crashRound, drain } from "./queue_crash.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
+import { WaitingClient } from "./waiting_client.ts";
 
 function startQueueServer(
   size: number,
@@ -38,10 +40,7 @@ async function tempDir(): Promise<AsyncDisposable & { path: string }> {
   const path = await Deno.makeTempDir({ prefix: "queue-data-" });
   return {
     path,
-    [Symbol.asyncDispose]: async () => {
-      await Deno.chmod(path, 0o700);
-      await Deno.remove(path, { recursive: true });
-    },
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
 }
 
@@ -90,6 +89,28 @@ Deno.test("queue-server --data keeps the seed's example session's state across a
   assert.equal(await client.put("D"), false);
   assert.equal(await client.peek(), "A");
   assert.deepEqual(await drain(client), ["A", "B", "C"]);
+});
+
+Deno.test("queue-server --data on SIGTERM ends a waiting Put with UNAVAILABLE, exits 0, and the restarted queue holds only what was acknowledged", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/queue.db`;
+  {
+    await using started = await startQueueServer(1, "--data", file);
+    using client = new WaitingClient(started.port);
+    assert.deepEqual(await client.put({ item: "kept" }).answer, {
+      added: true,
+    });
+    const waiting = client.put({ item: "never", wait_ms: 60_000 }).answer
+      .then(() => "answered", (error) => grpc.status[error.code]);
+    // Make sure the waiting Put has reached the server before the signal.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    started.server.kill("SIGTERM");
+    assert.equal(await within(waiting, "the waiting Put"), "UNAVAILABLE");
+    assert.equal((await started.server.exit()).code, 0);
+  }
+  await using started = await startQueueServer(1, "--data", file);
+  using client = clientOf(started.port);
+  assert.deepEqual(await drain(client), ["kept"]);
 });
 
 Deno.test("queue-server --data restarted with a smaller SIZE starts, logs one line, tells the true size and refuses puts until there is room", async () => {
@@ -144,17 +165,26 @@ Deno.test("queue-server refuses a corrupt file, another program's database and a
   assert.equal(await client.pop(), "kept", "the running server goes on");
 });
 
-Deno.test("queue-server refuses a data file in a folder it cannot write: one error line, exit 1", async () => {
+Deno.test("queue-server refuses a data file in a folder it cannot create it in (missing, or a file in the way): one error line, exit 1", async () => {
+  // Root ignores a folder's write bit, so the folders here are ones that no
+  // user can create a file in.
   await using dir = await tempDir();
-  const { code, stderr } = await runServer([
-    "0",
-    "3",
-    "--data",
-    `${dir.path}/no/such/folder/queue.db`,
-  ]);
-  assert.equal(code, 1);
-  assert.equal(stderr.length, 1, JSON.stringify(stderr));
-  assert.match(stderr[0]!, /^error: Cannot open ".*queue\.db": /);
+  await Deno.writeTextFile(`${dir.path}/plain-file`, "not a folder\n");
+  for (
+    const file of [
+      `${dir.path}/no/such/folder/queue.db`,
+      `${dir.path}/plain-file/queue.db`,
+    ]
+  ) {
+    const { code, stderr } = await runServer(["0", "3", "--data", file]);
+    assert.equal(code, 1, file);
+    assert.equal(stderr.length, 1, JSON.stringify(stderr));
+    assert.match(stderr[0]!, /^error: Cannot open ".*queue\.db": /);
+  }
+  assert.equal(
+    await Deno.readTextFile(`${dir.path}/plain-file`),
+    "not a folder\n",
+  );
 });
 
 Deno.test("queue-server --max-bytes answers False to 1 MiB puts once the bound is reached, stays up, pops, and keeps its memory bounded", async () => {
