@@ -73,8 +73,6 @@ interface PutWaiter extends Waiter<boolean> {
   bytes: number;
 }
 
-const NEVER_FAILS = new AbortController().signal;
-
 /** The UTF-8 length of `item` in bytes. */
 export function utf8Bytes(item: string): number {
   return Buffer.byteLength(item, "utf8");
@@ -99,6 +97,8 @@ export class MemoryStore implements QueueStore {
   #popWaiters = new Set<Waiter<string | undefined>>();
   #deadlines = new Deadlines();
   #journal: Journal | undefined;
+  /** Never aborted: a store in memory alone cannot fail to write. */
+  #neverFails = new AbortController().signal;
   #closed = false;
 
   /**
@@ -142,7 +142,7 @@ export class MemoryStore implements QueueStore {
 
   /** Aborted when the journal can no longer write; never in memory alone. */
   get failed(): AbortSignal {
-    return this.#journal?.failed ?? NEVER_FAILS;
+    return this.#journal?.failed ?? this.#neverFails;
   }
 
   /** Appends `item`, or answers false when there is no room within `waitMs`. */
