@@ -2,7 +2,8 @@
  * `deno task bench [SECTION...]`: measures the roster and queue servers side
  * by side with references taken in the same run, prints one Markdown table
  * and writes it to `bench/RESULTS.md` with the date, Deno version and
- * machine. The sections are `roster`, `queue`, `session` and `security`; naming some
+ * machine. The sections are `roster`, `queue`, `session`, `store` and
+ * `security`; naming some
  * runs only those, and then their table replaces only their own block at
  * the end of `bench/RESULTS.md`.
  *
@@ -37,14 +38,19 @@ import {
   queueSecurityRun,
   rosterTlsPair,
 } from "./security_bench.ts";
-import {
-  h2loadPutPop,
-  idleWaiters,
-  pipedClient,
-  wakeUpLatency,
-} from "./session_bench.ts";
+import { pipedClient } from "./session_bench.ts";
 import { median, spread, unit } from "./stats.ts";
 import { makeTestPki } from "../tests/tls_fixtures.ts";
+import {
+  fsyncP50Ms,
+  idleWaiterBytes,
+  killSoak,
+  maxBytesRss,
+  restartMs,
+  startDurableServer,
+  storeWaiterBytes,
+  wakeUpMs,
+} from "./store_bench.ts";
 
 /** One row of the report. */
 interface Row {
@@ -370,7 +376,7 @@ async function sessionFigures(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     console.error(`  session: run ${i + 1} of ${RUNS}`);
     await using server = await startQueueServer(1_000_000);
-    unary.push(await h2loadPutPop(server, 64, h2loadCalls));
+    unary.push(await h2loadRun(server, "put+pop", 64, h2loadCalls));
     piped.push(await pipedClient(server, commands, 256));
     single.push(await pipedClient(server, unpipelined, 1));
   }
@@ -400,53 +406,130 @@ async function sessionFigures(): Promise<void> {
     unit(3, "%")(100 * median(piped.map(cpu)) / median(unary.map(cpu))),
     "<= 25%",
   );
+}
 
-  console.error("  waiting: wake-up latency");
-  const wakeUps = [];
+async function storeFigures(): Promise<void> {
+  const MiB = 1024 * 1024;
+  console.error("fsync");
+  const fsync = await repeat("fsync", () => fsyncP50Ms());
+  row(
+    "disk: fsync'd SQLite commit of one row (WAL, synchronous=FULL), p50",
+    spread(fsync, ms),
+  );
+
+  console.error("durable put+pop c=64");
+  const calls = 40_000;
+  const durable: LoadResult[] = [];
+  const memory: LoadResult[] = [];
+  const batches: { perSecond: number; size: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
-    await using server = await startQueueServer(10);
-    wakeUps.push(await wakeUpLatency(server, 200));
+    {
+      await using server = await startQueueServer(1_000_000);
+      memory.push(await h2loadRun(server, "put+pop", 64, calls));
+    }
+    await using server = await startDurableServer(1_000_000);
+    const result = await h2loadRun(server, "put+pop", 64, calls);
+    durable.push(result);
+    const { commits, operations } = await server.commits();
+    batches.push({
+      perSecond: commits / (calls / result.callsPerSecond),
+      size: operations / commits,
+    });
   }
-  const measured = wakeUps.flatMap((r) => "unsupported" in r ? [] : [r]);
-  if (measured.length < wakeUps.length) {
-    const why = wakeUps.find((r) => "unsupported" in r);
-    row(
-      "waiting: pop-waiter wake-up latency p50",
-      `not measured: ${why && "unsupported" in why ? why.unsupported : ""}`,
-    );
-  } else {
-    const wake = measured.map((r) => r.wakeUpP50Ms);
-    const trip = measured.map((r) => r.roundTripP50Ms);
-    row(
-      "waiting: pop-waiter wake-up latency p50 (Put sent to waiting Pop answered, 200 times)",
-      spread(wake, ms),
-      `unary Put round trip p50 ${spread(trip, ms)}`,
-      unit(3, "x")(median(wake) / median(trip)),
-      "<= 1.5x",
-    );
-  }
+  const rate = (r: LoadResult) => r.callsPerSecond;
+  row(
+    `store: durable put+pop c=64, calls/s (h2load, ${calls} calls)`,
+    spread(durable.map(rate), unit(3, "/s")),
+    `in-memory ${spread(memory.map(rate), unit(3, "/s"))}`,
+    unit(3, "%")(100 * median(durable.map(rate)) / median(memory.map(rate))),
+    ">= 80%",
+  );
+  row(
+    "store: durable put+pop c=64, commits/s and mean batch (changes per commit)",
+    `${spread(batches.map((b) => b.perSecond), unit(3, "/s"))}; ${
+      spread(batches.map((b) => b.size), unit(3, ""))
+    }`,
+    `fsync p50 ${spread(fsync, ms)}`,
+  );
 
-  console.error("  waiting: 10,000 idle waiters");
-  const idle = await (async () => {
-    await using server = await startQueueServer(10_000);
-    return await idleWaiters(server, 10_000, 200);
-  })();
-  if ("unsupported" in idle) {
-    row(
-      "waiting: server RSS per idle waiter (10,000 waiting Pops)",
-      `not measured: ${idle.unsupported}`,
-    );
-  } else {
-    row(
-      "waiting: server RSS per idle waiter (10,000 waiting Pops over 200 connections)",
-      unit(3, " B")(idle.bytesPerWaiter),
-      `RSS per connection carrying them: ${
-        unit(3, " KiB")(idle.bytesPerConnection / 1024)
-      }`,
-      "",
-      "<= 2 KiB",
-    );
-  }
+  console.error("durable put+pop c=1");
+  const p50 = async (durableServer: boolean) => {
+    await using server = durableServer
+      ? await startDurableServer(1000)
+      : await startQueueServer(1000);
+    return (await grpcJsRun(server, "put+pop", 1, 2000)).p50Ms ?? NaN;
+  };
+  const durableP50 = await repeat("durable", () => p50(true));
+  const memoryP50 = await repeat("in-memory", () => p50(false));
+  const bound = 2 * median(fsync) + median(memoryP50);
+  row(
+    "store: durable put+pop c=1, p50 latency (grpc-js client, 2000 calls)",
+    spread(durableP50, ms),
+    `in-memory ${
+      spread(memoryP50, ms)
+    }; bound 2 x fsync p50 + in-memory p50 = ${ms(bound)}`,
+    unit(3, "x")(median(durableP50) / bound),
+    "<= 1x bound",
+  );
+
+  console.error("restart with 1,000,000 items");
+  const restarts = await repeat("restart", () => restartMs(1_000_000));
+  row(
+    "store: start to listening with 1,000,000 queued 16-byte items",
+    spread(restarts.map((r) => r.durable), ms),
+    `empty in-memory server ${spread(restarts.map((r) => r.memory), ms)}`,
+    "",
+    "<= 3000 ms",
+  );
+
+  console.error("--max-bytes 256MiB");
+  const [rss] = await repeat("max-bytes", () => maxBytesRss(256 * MiB), 1);
+  row(
+    "store: peak RSS, --max-bytes 256MiB, 8 clients putting 1 MiB items until 64 refusals each",
+    unit(4, " MiB")(rss!.peakRss / MiB),
+    `idle ${unit(3, " MiB")(rss!.idleRss / MiB)}; ${rss!.accepted} accepted`,
+    `overhead over 256 MiB: ${unit(3, " MiB")(rss!.peakRss / MiB - 256)}`,
+    "<= 256 MiB + 256 MiB (README)",
+  );
+
+  console.error("waiters");
+  const [perWaiter] = await repeat(
+    "10000 waiters",
+    () => idleWaiterBytes(10_000),
+    1,
+  );
+  const storeShare = await storeWaiterBytes(10_000);
+  row(
+    "waiting: server RSS per idle waiting unary Pop, 10,000 waiting over 313 connections (all then served)",
+    unit(3, " KiB")(perWaiter! / 1024),
+    `the store's share: ${
+      unit(3, " B")(storeShare)
+    } of heap per waiter; the rest is grpc-js's call and connection`,
+    "",
+    "<= 2 KiB",
+  );
+  const wakes = await repeat("wake-up", () => wakeUpMs(300));
+  row(
+    "waiting: wake-up p50, Put sent to waiting Pop answered",
+    spread(wakes.map((w) => w.wakeUp), ms),
+    `unary Size round trip ${spread(wakes.map((w) => w.roundTrip), ms)}`,
+    unit(3, "x")(
+      median(wakes.map((w) => w.wakeUp)) /
+        median(wakes.map((w) => w.roundTrip)),
+    ),
+    "<= 1.5x",
+  );
+
+  console.error("kill -9 soak");
+  const soak = await killSoak(50);
+  row(
+    `store: kill -9 soak, ${soak.kills} kills under 8 clients`,
+    `${soak.problems.length} problems: lost, resurrected, duplicated or reordered`,
+    `${soak.acknowledged} puts acknowledged, ${soak.popped} popped, ${soak.survivors} found after restarts; ${soak.takenByUnansweredPops} taken by Pops the kill left unanswered`,
+    "",
+    "0 problems",
+  );
+  for (const problem of soak.problems) console.error(`  ${problem}`);
 }
 
 function table(): string {
@@ -465,6 +548,7 @@ const SECTIONS = {
   roster: rosterFigures,
   queue: queueFigures,
   session: sessionFigures,
+  store: storeFigures,
   security: securityFigures,
 } as const;
 
@@ -501,7 +585,8 @@ async function main(args: string[]): Promise<void> {
       "# Benchmark results",
       "",
       `Run ${started.toISOString()} with \`deno task bench\`: ${machine}` +
-      ". Each figure is the median of 3 runs with min-max; idle N=10000 and queue memory ran once.",
+      ". Each figure is the median of 3 runs with min-max; idle N=10000, queue memory, " +
+      "the --max-bytes RSS, the 10,000 waiters and the kill -9 soak ran once.",
       "",
       "",
     ].join("\n");

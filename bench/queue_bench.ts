@@ -5,12 +5,15 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import http2 from "node:http2";
 import { parseHostPort } from "../lib/address.ts";
 import { BoundedQueue } from "../task1/bounded_queue.ts";
 import { QueueClient } from "../task1/queue_client.ts";
 import {
   LineQueue,
   processStats,
+  type RunningProgram,
   spawnProgram,
   startServer,
   within,
@@ -23,24 +26,29 @@ export interface TargetServer extends AsyncDisposable {
   port: number;
   /** Its process id, for /proc. */
   pid: number;
+  /** The queue server's process, for its log; absent for the no-op server. */
+  program?: RunningProgram;
 }
 
-/** Starts the real queue server with capacity `size` and `extra` flags. */
+/**
+ * Starts the real queue server with capacity `size` and the options in
+ * `extra` (`--quiet` unless `extra` is given).
+ */
 export async function startQueueServer(
   size: number,
-  extra: string[] = [],
+  extra: string[] = ["--quiet"],
 ): Promise<TargetServer> {
   const started = await startServer("queue-server", [
     "0",
     String(size),
     "--host",
     "127.0.0.1",
-    "--quiet",
     ...extra,
   ]);
   return {
     port: started.port,
     pid: started.server.process.pid,
+    program: started.server,
     [Symbol.asyncDispose]: () => started[Symbol.asyncDispose](),
   };
 }
@@ -107,6 +115,12 @@ export async function hasH2load(): Promise<boolean> {
   }
 }
 
+/**
+ * The gRPC frame of an empty message: a valid request for Put (an empty
+ * item), Pop (no wait) and Size alike.
+ */
+const EMPTY_FRAME = new Uint8Array(5);
+
 /** The gRPC frame of a PutRequest with a 16-byte item. */
 function putFrame(): Uint8Array {
   const item = new TextEncoder().encode("0123456789abcdef");
@@ -118,9 +132,71 @@ function putFrame(): Uint8Array {
 }
 
 /**
+ * Sends `body` once to each of `methods` and throws unless every answer ends
+ * with grpc-status 0: h2load counts a call that failed in gRPC (HTTP 200
+ * with the error in the trailers) as a success, so its bodies are checked
+ * before its figures are believed.
+ */
+export async function checkGrpcBodies(
+  port: number,
+  methods: readonly string[],
+  body: Uint8Array,
+  options: H2loadOptions = {},
+): Promise<void> {
+  const { tls = false, headers = [] } = options;
+  // The bench's own certificate is trusted as h2load trusts it: unchecked.
+  const session = tls
+    ? http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false })
+    : http2.connect(`http://127.0.0.1:${port}`);
+  const extraHeaders = Object.fromEntries(
+    headers.map((header) => {
+      const at = header.indexOf(":");
+      return [header.slice(0, at).trim(), header.slice(at + 1).trim()];
+    }),
+  );
+  session.on("error", () => {});
+  try {
+    for (const method of methods) {
+      const status = await within(
+        new Promise<string>((resolve, reject) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": `/queue.v1.QueueService/${method}`,
+            "content-type": "application/grpc",
+            "te": "trailers",
+            ...extraHeaders,
+          });
+          stream.on("trailers", (trailers) => {
+            resolve(String(trailers["grpc-status"]));
+          });
+          stream.on("response", (headers) => {
+            // A trailers-only answer carries its status in the headers.
+            if (headers["grpc-status"] !== undefined) {
+              resolve(String(headers["grpc-status"]));
+            }
+          });
+          stream.on("error", reject);
+          stream.resume();
+          stream.end(Buffer.from(body));
+        }),
+        `a ${method} call`,
+      );
+      if (status !== "0") {
+        throw new Error(
+          `The load generator's ${method} body fails with grpc-status ${status}`,
+        );
+      }
+    }
+  } finally {
+    session.close();
+  }
+}
+
+/**
  * Runs h2load against `server`: `calls` gRPC calls at `concurrency` streams
- * over up to 8 connections, alternating Put and Pop or Size only. Pop gets
- * Put's body too: protobuf skips the field PopRequest does not have.
+ * over up to 8 connections, alternating Put and Pop or Size only. Put and
+ * Pop get the empty message (an empty item, no wait); Puts alone get a
+ * 16-byte item. Each body is checked with {@linkcode checkGrpcBodies} first.
  */
 async function h2load(
   server: TargetServer,
@@ -135,15 +211,14 @@ async function h2load(
     suffix: ".grpc",
   });
   try {
-    await Deno.writeFile(
-      body,
-      workload === "size" ? new Uint8Array(5) : putFrame(),
-    );
+    const frame = workload === "put" ? putFrame() : EMPTY_FRAME;
+    await Deno.writeFile(body, frame);
     const connections = Math.min(8, concurrency);
     const scheme = tls ? "https" : "http";
     const base = `${scheme}://127.0.0.1:${server.port}/queue.v1.QueueService/`;
     const uris =
       { "size": ["Size"], "put": ["Put"], "put+pop": ["Put", "Pop"] }[workload];
+    await checkGrpcBodies(server.port, uris, frame, options);
     const { stdout, success } = await within(
       new Deno.Command("h2load", {
         args: [

@@ -37,7 +37,10 @@ export async function queueSecurityRun(
   const tokenFlags = ["--token-file", pki.tokenFile];
   const header = [`authorization: Bearer ${TEST_TOKEN}`];
   const run = async (flags: string[], options: H2loadOptions) => {
-    await using server = await startQueueServer(1_000_000, flags);
+    await using server = await startQueueServer(1_000_000, [
+      "--quiet",
+      ...flags,
+    ]);
     return await h2loadRun(server, "put+pop", concurrency, calls, options);
   };
   return {

@@ -1,7 +1,7 @@
 /**
  * `deno task build`: compiles each program into a standalone executable in the
  * repository root with `deno compile`, giving it the permissions listed in
- * `programs.ts` and nothing more.
+ * `programs.ts` and nothing more, and embedding the workers it starts.
  *
  * @module
  */
@@ -14,9 +14,17 @@ async function compile(
   name: string,
   entry: string,
   permissions: readonly string[],
+  workers: readonly string[] = [],
 ) {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...permissions, "--output", name, entry],
+    args: [
+      "compile",
+      ...permissions,
+      ...workers.flatMap((worker) => ["--include", worker]),
+      "--output",
+      name,
+      entry,
+    ],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -40,8 +48,10 @@ function failureSummary(name: string, output: string): string {
 }
 
 async function main(): Promise<number> {
-  for (const [name, { entry, permissions }] of Object.entries(PROGRAMS)) {
-    const { code, output } = await compile(name, entry, permissions);
+  for (const [name, spec] of Object.entries(PROGRAMS)) {
+    const { entry, permissions } = spec;
+    const workers = "workers" in spec ? spec.workers : [];
+    const { code, output } = await compile(name, entry, permissions, workers);
     if (code !== 0) {
       console.error(`error: ${failureSummary(name, output)}`);
       return 1;

@@ -10,8 +10,16 @@
 export interface ProgramSpec {
   /** The entry module, relative to the repository root. */
   entry: string;
-  /** The permission flags given to `deno compile` and to `deno run` in tests. */
+  /**
+   * The permission flags (and V8 flags) given to `deno compile` and to
+   * `deno run` in tests.
+   */
   permissions: readonly string[];
+  /**
+   * Modules that the program starts as workers, which `deno compile` must
+   * embed (`--include`); `deno run` loads them from the source tree.
+   */
+  workers?: readonly string[];
 }
 
 // Read access: every program reads the TLS and token files named on its
@@ -40,12 +48,31 @@ export const PROGRAMS = {
     // @grpc/reflection read their own .proto files from node_modules (with
     // an access check that asks for the uid) when they load; read access is
     // broad for the TLS and token files (above).
+    //
+    // `--data FILE` names a file only at run time, and a permission list is
+    // fixed when the executable is built, so writing cannot be narrowed to
+    // it either: the narrowest form that works for any FILE is the
+    // unrestricted --allow-write. Deno checks it on FILE when node:sqlite
+    // opens it; SQLite then opens FILE-wal next to it by itself (FILE-shm is
+    // never made: the server locks the file exclusively). node:sqlite needs
+    // no --allow-ffi.
+    //
+    // The items are strings on the V8 heap; the default heap limit (about 4
+    // GiB) would cap --max-bytes at 1.8 GiB, so the heap may grow to 8 GiB,
+    // which lets --max-bytes go to 3.8 GiB (see checkHeapHolds in
+    // task1/server_main.ts). --expose-gc lets the server collect the garbage
+    // of large items every 32 MiB instead of letting it pile up to twice the
+    // live heap (see largeItemCollector in task1/queue_server.ts).
     permissions: [
       "--allow-net",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
       "--allow-read",
+      "--allow-write",
       "--allow-sys=uid",
+      "--v8-flags=--max-old-space-size=8192,--expose-gc",
     ],
+    // The worker that owns the --data file (task1/store/sqlite.ts).
+    workers: ["task1/store/sqlite_worker.ts"],
   },
   "queue-client": {
     entry: "task1/client_main.ts",

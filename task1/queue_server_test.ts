@@ -5,6 +5,7 @@ import { QueueCallError, QueueClient } from "./queue_client.ts";
 import {
   createQueueServer,
   MAX_CAPACITY,
+  parseByteSize,
   parseCapacity,
   type QueueServerOptions,
 } from "./queue_server.ts";
@@ -25,6 +26,18 @@ Deno.test("parseCapacity accepts 1 to 2^32-1, the range of the uint32 size", () 
   }
 });
 
+Deno.test("parseByteSize accepts whole bytes with an optional KiB, MiB, GiB or TiB and nothing else", () => {
+  assert.equal(parseByteSize("1"), 1);
+  assert.equal(parseByteSize("1073741824"), 1024 ** 3);
+  assert.equal(parseByteSize("512MiB"), 512 * 1024 ** 2);
+  assert.equal(parseByteSize("2GiB"), 2 * 1024 ** 3);
+  assert.equal(parseByteSize("64KiB"), 65536);
+  assert.equal(parseByteSize("10B"), 10);
+  for (const bad of ["", "0", "0MiB", "1.5GiB", "2 GiB", "1e3", "12XB", "-1"]) {
+    assert.throws(() => parseByteSize(bad), RangeError, bad);
+  }
+});
+
 Deno.test("queue server on port 0 serves put, peek, pop and size to a client", async () => {
   const { server, port } = await listening(2);
   await using _ = server;
@@ -39,7 +52,7 @@ Deno.test("queue server on port 0 serves put, peek, pop and size to a client", a
   assert.equal(await client.pop(), "A");
   assert.equal(await client.pop(), "B");
   assert.equal(await client.pop(), undefined);
-  assert.equal(server.queue.size, 0);
+  assert.equal(await server.store.size(), 0);
 });
 
 Deno.test("queue server refuses an item over the limit in UTF-8 bytes with INVALID_ARGUMENT and stores nothing", async () => {

@@ -1,0 +1,100 @@
+/**
+ * Where the queue's items live, behind one interface: the gRPC handlers call a
+ * {@linkcode QueueStore} and never know whether it keeps the items in memory
+ * ({@linkcode MemoryStore}) or in a file (`openSqliteStore`). Waiting is part
+ * of the contract, so that every store waits in its own way (a queue of
+ * continuations in memory, `BLPOP` in a remote store) and the handlers never
+ * poll.
+ *
+ * @module
+ */
+
+/** The longest wait a caller may ask for: one hour, in milliseconds. */
+export const MAX_WAIT_MS = 3_600_000;
+
+/** The default bound on the bytes of queued items: 1 GiB. */
+export const DEFAULT_MAX_BYTES = 1024 ** 3;
+
+/** How a waiting operation waits. */
+export interface WaitOptions {
+  /**
+   * How long to wait for room (put) or for an item (pop), in milliseconds;
+   * 0 answers at once.
+   *
+   * @default {0}
+   */
+  waitMs?: number;
+  /**
+   * Aborted when the caller gives up (it cancelled, disconnected or its
+   * deadline passed): a waiting operation then rejects with the signal's
+   * reason and leaves the queue as if it had never waited.
+   */
+  signal?: AbortSignal;
+}
+
+/** What a store reports about itself, for logs, health and tests. */
+export interface StoreStatus {
+  /** The number of items queued. */
+  size: number;
+  /** The UTF-8 bytes of the items queued. */
+  bytes: number;
+  /** The most items accepted. */
+  capacity: number;
+  /** The most bytes of items accepted. */
+  maxBytes: number;
+  /** The puts waiting for room. */
+  waitingPuts: number;
+  /** The pops waiting for an item. */
+  waitingPops: number;
+}
+
+/**
+ * A bounded first-in, first-out queue of strings that may wait. Every
+ * answer is final: once a promise resolves, its effect is as durable as the
+ * store promises (for a durable store, on disk).
+ */
+export interface QueueStore extends AsyncDisposable {
+  /**
+   * Appends `item` and resolves to true, or resolves to false, storing
+   * nothing, when the queue has no room for it (count or bytes) within
+   * `waitMs`. Waiting puts are served in the order they started waiting,
+   * and a put never overtakes one that waits.
+   */
+  put(item: string, options?: WaitOptions): Promise<boolean>;
+  /**
+   * Removes and resolves to the head item, or resolves to undefined when no
+   * item arrives within `waitMs`. Waiting pops are served in the order they
+   * started waiting.
+   */
+  pop(options?: WaitOptions): Promise<string | undefined>;
+  /** Resolves to the head item without removing it, or undefined. */
+  peek(): Promise<string | undefined>;
+  /** Resolves to the number of items queued. */
+  size(): Promise<number>;
+  /** What the store holds and how many callers wait, right now. */
+  status(): StoreStatus;
+  /**
+   * Aborted, with a {@linkcode StoreFailedError} as its reason, when the
+   * store can no longer keep its promises (for example a disk write failed);
+   * every operation then rejects with that error.
+   */
+  readonly failed: AbortSignal;
+  /**
+   * Refuses new operations, ends every waiting call with a
+   * {@linkcode StoreClosedError}, makes what was decided durable and
+   * releases the store's resources.
+   */
+  close(): Promise<void>;
+}
+
+/** The store is closing or closed: the server is shutting down. */
+export class StoreClosedError extends Error {
+  /** The class name, for messages and logs. */
+  override name = "StoreClosedError";
+}
+
+/** The store cannot keep its promises any more, for example a write failed. */
+export class StoreFailedError extends Error {
+  /** The class name, for messages and logs. */
+  override name = "StoreFailedError";
+}

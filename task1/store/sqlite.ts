@@ -1,0 +1,272 @@
+/**
+ * The durable store: the queue lives in memory (a {@linkcode MemoryStore}
+ * makes every decision, synchronously and in arrival order, and answers Peek
+ * and Size), and every change goes to a journal that group-commits to an
+ * SQLite file (the model of Redis's `appendfsync always` and of denokv's
+ * `atomic_write_batch`): while one transaction is being written and fsync'd,
+ * everything decided meanwhile gathers into the next, and each answer is
+ * released only once the transaction holding its change (and every one
+ * before it) is durable.
+ *
+ * The file is written by a `Worker` that owns the `node:sqlite` connection
+ * (`sqlite_worker.ts`, over `sqlite_file.ts`), so the event loop goes on
+ * serving calls while a commit waits for the disk.
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import {
+  type Journal,
+  MemoryStore,
+  type MemoryStoreOptions,
+} from "./memory.ts";
+import { StoreFailedError } from "./mod.ts";
+import { StoreFileError } from "./sqlite_file.ts";
+import {
+  WORKER_NAME,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./sqlite_worker.ts";
+
+export { StoreFileError } from "./sqlite_file.ts";
+
+/** Options of {@linkcode openSqliteStore}. */
+export interface SqliteStoreOptions
+  extends Omit<MemoryStoreOptions, "items" | "journal"> {
+  /**
+   * The most bytes the database may grow to (SQLite's `max_page_count`); a
+   * commit that would pass it fails like a full disk. Unbounded by default.
+   */
+  maxFileBytes?: number;
+}
+
+/** What the journal wrote so far, for the benchmark. */
+export interface JournalStats {
+  /** Transactions committed. */
+  commits: number;
+  /** Appends and removals written, over all commits. */
+  operations: number;
+}
+
+/** A durable store over an SQLite file, with its journal's figures. */
+export interface SqliteStore extends MemoryStore {
+  /** What the journal wrote so far. */
+  journalStats(): JournalStats;
+}
+
+/**
+ * Opens (or creates) the queue file `path` and loads its items, in order,
+ * into a store of `capacity` items (keeping them all if there are more).
+ *
+ * @throws {StoreFileError} when the file cannot be opened, is not a queue
+ * file, is corrupt, is locked by another server, or does not keep
+ * `synchronous=FULL`; the file is then left as it was
+ */
+export async function openSqliteStore(
+  path: string,
+  capacity: number,
+  options: SqliteStoreOptions = {},
+): Promise<SqliteStore> {
+  const { maxFileBytes, ...storeOptions } = options;
+  const journal = new SqliteJournal();
+  const items = await journal.open(path, maxFileBytes);
+  const store = new MemoryStore(capacity, { ...storeOptions, items, journal });
+  return Object.assign(store, { journalStats: () => journal.stats() });
+}
+
+/** A batch of changes: appends from `firstSeq` on, and removals. */
+interface Batch {
+  firstSeq: number;
+  items: string[];
+  removals: number;
+  done: PromiseWithResolvers<void>;
+}
+
+/**
+ * The journal: changes recorded in memory, sent to the worker one batch at
+ * a time; a batch's promise resolves once the worker has committed it.
+ */
+class SqliteJournal implements Journal {
+  #worker = new Worker(new URL("./sqlite_worker.ts", import.meta.url), {
+    type: "module",
+    name: WORKER_NAME,
+  });
+  #replies: ((reply: WorkerReply) => void) | undefined;
+  /** The seq of the next item appended. */
+  #next = 1;
+  /** The seq of the head item. */
+  #head = 1;
+  /** The batch being written, if any. */
+  #writing: Batch | undefined;
+  /** The batch gathering changes, if any. */
+  #gathering: Batch | undefined;
+  #failure = new AbortController();
+  #stats: JournalStats = { commits: 0, operations: 0 };
+  #closed = false;
+  #workerDied = false;
+
+  constructor() {
+    this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
+      this.#replies?.(data);
+    };
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#workerDied = true;
+      this.#fail(`The journal's worker failed: ${event.message}`);
+    };
+  }
+
+  get failed(): AbortSignal {
+    return this.#failure.signal;
+  }
+
+  /**
+   * Has the worker open `path` and resolves to its items, head first.
+   *
+   * @throws {StoreFileError} when the worker cannot use the file
+   */
+  async open(path: string, maxFileBytes?: number): Promise<string[]> {
+    const items: string[] = [];
+    const loaded = Promise.withResolvers<void>();
+    this.#replies = (reply) => {
+      if (reply.type === "opened") {
+        this.#head = reply.head;
+        this.#next = reply.next;
+      } else if (reply.type === "chunk") {
+        for (const item of JSON.parse(reply.items) as string[]) {
+          items.push(item);
+        }
+      } else if (reply.type === "loaded") {
+        loaded.resolve();
+      } else if (reply.type === "refused") {
+        loaded.reject(new StoreFileError(reply.message));
+      }
+    };
+    // A worker that dies while opening the file fails the journal.
+    this.#failure.signal.addEventListener("abort", () => {
+      loaded.reject(
+        new StoreFileError(String(this.#failure.signal.reason?.message)),
+      );
+    }, { once: true });
+    this.#post({
+      type: "open",
+      path,
+      ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
+    });
+    try {
+      await loaded.promise;
+    } catch (error: unknown) {
+      this.#worker.terminate();
+      throw error;
+    }
+    this.#replies = (reply) => this.#onReply(reply);
+    return items;
+  }
+
+  appended(item: string): void {
+    this.#batch().items.push(item);
+    this.#next++;
+  }
+
+  removed(count: number): void {
+    this.#batch().removals += count;
+    this.#head += count;
+  }
+
+  durable(): Promise<void> {
+    if (this.#failure.signal.aborted) {
+      return Promise.reject(this.#failure.signal.reason);
+    }
+    return (this.#gathering ?? this.#writing)?.done.promise ??
+      Promise.resolve();
+  }
+
+  stats(): JournalStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      while (
+        !this.#failure.signal.aborted && (this.#writing || this.#gathering)
+      ) {
+        if (!this.#writing) this.#send();
+        await this.#writing?.done.promise;
+      }
+    } catch {
+      // The failure is reported through `failed`.
+    }
+    // After a failed commit the worker still holds the file and its lock:
+    // it closes them unless it is the worker itself that died.
+    if (!this.#workerDied) {
+      const closed = Promise.withResolvers<void>();
+      this.#replies = (reply) => {
+        if (reply.type === "closed") closed.resolve();
+      };
+      this.#post({ type: "close" });
+      await closed.promise;
+    }
+    this.#worker.terminate();
+  }
+
+  /** The batch gathering changes; a new one is sent at the end of this pass. */
+  #batch(): Batch {
+    if (!this.#gathering) {
+      const done = Promise.withResolvers<void>();
+      // Unhandled only when no caller awaits it, e.g. a failure at close.
+      done.promise.catch(() => {});
+      this.#gathering = { firstSeq: this.#next, items: [], removals: 0, done };
+      if (!this.#writing) setImmediate(() => this.#send());
+    }
+    return this.#gathering;
+  }
+
+  /** Sends the gathering batch to the worker, unless one is being written. */
+  #send(): void {
+    const batch = this.#gathering;
+    if (!batch || this.#writing || this.#failure.signal.aborted) return;
+    this.#gathering = undefined;
+    this.#writing = batch;
+    this.#post({
+      type: "commit",
+      firstSeq: batch.firstSeq,
+      items: batch.items,
+      // Every removal recorded so far is of an item below the current head.
+      ...(batch.removals > 0 ? { removeBelow: this.#head } : {}),
+    });
+  }
+
+  #onReply(reply: WorkerReply): void {
+    const batch = this.#writing;
+    if (!batch) return;
+    if (reply.type === "committed") {
+      this.#writing = undefined;
+      this.#stats.commits++;
+      this.#stats.operations += batch.items.length + batch.removals;
+      batch.done.resolve();
+      // Everything that arrived during this commit goes in the next one.
+      this.#send();
+    } else if (reply.type === "failed") {
+      this.#fail(reply.message);
+    }
+  }
+
+  /**
+   * Never acknowledges what was not written: the batches being written and
+   * gathered fail, and so does every later operation.
+   */
+  #fail(message: string): void {
+    if (this.#failure.signal.aborted) return;
+    const failure = new StoreFailedError(message);
+    this.#failure.abort(failure);
+    this.#writing?.done.reject(failure);
+    this.#gathering?.done.reject(failure);
+    this.#writing = this.#gathering = undefined;
+  }
+
+  #post(request: WorkerRequest): void {
+    this.#worker.postMessage(request);
+  }
+}

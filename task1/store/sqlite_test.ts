@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { openSqliteStore, StoreFileError } from "./sqlite.ts";
+import { StoreFailedError } from "./mod.ts";
+
+/** A fresh temporary folder, removed on dispose. */
+async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "queue-store-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+Deno.test("SqliteStore keeps items and their order across a close and a reopen", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  {
+    await using store = await openSqliteStore(file, 10);
+    for (const item of ["a", "b", "c", "d"]) {
+      assert.equal(await store.put(item), true);
+    }
+    assert.equal(await store.pop(), "a");
+  }
+  {
+    await using store = await openSqliteStore(file, 10);
+    assert.equal(await store.size(), 3);
+    assert.equal(await store.put("e"), true);
+    assert.deepEqual(
+      [await store.pop(), await store.pop(), await store.pop()],
+      ["b", "c", "d"],
+    );
+  }
+  await using store = await openSqliteStore(file, 10);
+  assert.deepEqual([await store.pop(), await store.pop()], ["e", undefined]);
+});
+
+Deno.test("SqliteStore group-commits the changes of one event-loop pass in one transaction", async () => {
+  await using dir = await tempDir();
+  await using store = await openSqliteStore(`${dir.path}/q.db`, 1000);
+  const puts = Array.from({ length: 100 }, (_, i) => store.put(`i${i}`));
+  assert.deepEqual(await Promise.all(puts), puts.map(() => true));
+  assert.deepEqual(store.journalStats(), { commits: 1, operations: 100 });
+  const pops = Array.from({ length: 50 }, () => store.pop());
+  assert.equal((await Promise.all(pops))[49], "i49");
+  assert.deepEqual(store.journalStats(), { commits: 2, operations: 150 });
+});
+
+Deno.test("SqliteStore answers a put only once its row is in the file", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  await using store = await openSqliteStore(file, 10);
+  const put = store.put("durable");
+  // The file is locked exclusively, so read what the journal wrote through
+  // the answer: once it resolves, the commit that holds it has happened.
+  assert.deepEqual(store.journalStats(), { commits: 0, operations: 0 });
+  assert.equal(await put, true);
+  assert.deepEqual(store.journalStats(), { commits: 1, operations: 1 });
+});
+
+Deno.test("SqliteStore opened with a smaller capacity keeps every item and refuses puts until there is room", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  {
+    await using store = await openSqliteStore(file, 10);
+    for (let i = 0; i < 5; i++) await store.put(`i${i}`);
+  }
+  await using store = await openSqliteStore(file, 3);
+  assert.equal(await store.size(), 5);
+  assert.equal(await store.put("x"), false);
+  await store.pop();
+  await store.pop();
+  assert.equal(await store.put("x"), false, "3 of 3");
+  await store.pop();
+  assert.equal(await store.put("x"), true);
+});
+
+Deno.test("openSqliteStore refuses a second store on a file that is open, without touching it", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  await using store = await openSqliteStore(file, 10);
+  await store.put("mine");
+  const before = await Deno.readFile(file);
+  await assert.rejects(
+    openSqliteStore(file, 10),
+    (error: unknown) => {
+      assert.ok(error instanceof StoreFileError);
+      assert.match(error.message, /is in use by another queue-server/);
+      return true;
+    },
+  );
+  assert.deepEqual(await Deno.readFile(file), before);
+  assert.equal(await store.pop(), "mine");
+});
+
+Deno.test("openSqliteStore refuses a file that is not a database, or another program's database, and leaves it byte for byte", async () => {
+  await using dir = await tempDir();
+  const garbage = `${dir.path}/garbage.db`;
+  await Deno.writeTextFile(garbage, "not a database, just text\n".repeat(200));
+  const foreign = `${dir.path}/foreign.db`;
+  const db = new DatabaseSync(foreign);
+  db.exec("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('x')");
+  db.close();
+  for (const file of [garbage, foreign]) {
+    const before = await Deno.readFile(file);
+    await assert.rejects(openSqliteStore(file, 10), StoreFileError, file);
+    assert.deepEqual(await Deno.readFile(file), before, file);
+  }
+});
+
+Deno.test("openSqliteStore refuses a queue file whose items are not numbered in sequence", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  {
+    await using store = await openSqliteStore(file, 10);
+    for (const item of ["a", "b", "c"]) await store.put(item);
+  }
+  const db = new DatabaseSync(file);
+  db.exec("DELETE FROM items WHERE item = 'b'");
+  db.close();
+  await assert.rejects(openSqliteStore(file, 10), /is corrupt/);
+});
+
+Deno.test("openSqliteStore reports a folder it cannot create the file in", async () => {
+  await using dir = await tempDir();
+  await assert.rejects(
+    openSqliteStore(`${dir.path}/missing/q.db`, 10),
+    StoreFileError,
+  );
+});
+
+Deno.test("SqliteStore whose file is full answers no pending operation as done, fails its waiters, signals failed, and keeps what it acknowledged", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  const acknowledged: string[] = [];
+  {
+    await using store = await openSqliteStore(file, 10_000, {
+      maxFileBytes: 64 * 1024,
+    });
+    let failure: unknown;
+    for (let i = 0; i < 200 && failure === undefined; i++) {
+      const batch = Array.from(
+        { length: 10 },
+        (_, j) => `${i}-${j}-${"x".repeat(1000)}`,
+      );
+      const answers = await Promise.allSettled(
+        batch.map((item) => store.put(item)),
+      );
+      answers.forEach((answer, j) => {
+        if (answer.status === "fulfilled") {
+          assert.equal(answer.value, true);
+          acknowledged.push(batch[j]!);
+        } else failure = answer.reason;
+      });
+    }
+    assert.ok(failure instanceof StoreFailedError, String(failure));
+    assert.match(failure.message, /^Cannot write ".*q\.db": /);
+    assert.equal(store.failed.aborted, true);
+    await assert.rejects(store.put("after"), StoreFailedError);
+    await assert.rejects(store.size(), StoreFailedError);
+  }
+  assert.ok(acknowledged.length > 0);
+  await using store = await openSqliteStore(file, 10_000);
+  const survivors: string[] = [];
+  for (
+    let item = await store.pop();
+    item !== undefined;
+    item = await store.pop()
+  ) {
+    survivors.push(item);
+  }
+  assert.deepEqual(survivors, acknowledged);
+});

@@ -1,0 +1,86 @@
+/**
+ * The worker that owns the queue file: it opens and reads the file, then
+ * commits the batches the journal sends, one at a time, so that an fsync
+ * never stalls the server's event loop. `sqlite.ts` imports this module (so
+ * that `deno compile` embeds it) and starts it as a `Worker`; only there does
+ * it serve.
+ *
+ * @module
+ */
+import { QueueFile, StoreFileError } from "./sqlite_file.ts";
+
+/** What the journal asks of the worker. */
+export type WorkerRequest =
+  | { type: "open"; path: string; maxFileBytes?: number }
+  | { type: "commit"; firstSeq: number; items: string[]; removeBelow?: number }
+  | { type: "close" };
+
+/** What the worker answers, in order. */
+export type WorkerReply =
+  | { type: "opened"; head: number; next: number }
+  | { type: "chunk"; items: string }
+  | { type: "loaded" }
+  | { type: "refused"; message: string }
+  | { type: "committed" }
+  | { type: "failed"; message: string }
+  | { type: "closed" };
+
+/** The part of a worker's global scope that the worker uses. */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply): void;
+}
+
+/** Serves the journal's requests on `scope` until it asks to close. */
+export function serveQueueFile(scope: WorkerScope): void {
+  let file: QueueFile | undefined;
+  scope.onmessage = ({ data: request }) => {
+    switch (request.type) {
+      case "open": {
+        try {
+          file = new QueueFile(request.path, request.maxFileBytes);
+        } catch (error: unknown) {
+          scope.postMessage({
+            type: "refused",
+            message: error instanceof StoreFileError
+              ? error.message
+              : `Cannot use "${request.path}": ${String(error)}`,
+          });
+          return;
+        }
+        scope.postMessage({ type: "opened", head: file.head, next: file.next });
+        for (const items of file.chunks()) {
+          scope.postMessage({ type: "chunk", items });
+        }
+        scope.postMessage({ type: "loaded" });
+        return;
+      }
+      case "commit": {
+        try {
+          file!.commit(request.firstSeq, request.items, request.removeBelow);
+          scope.postMessage({ type: "committed" });
+        } catch (error: unknown) {
+          scope.postMessage({
+            type: "failed",
+            message: error instanceof Error ? error.message : String(error),
+          });
+        }
+        return;
+      }
+      case "close": {
+        file?.close();
+        file = undefined;
+        scope.postMessage({ type: "closed" });
+        return;
+      }
+    }
+  };
+}
+
+/** The name `sqlite.ts` gives the worker, by which it knows to serve. */
+export const WORKER_NAME = "queue-file";
+
+// Serve only when started as the worker, not when imported by `sqlite.ts`.
+if ((globalThis as { name?: string }).name === WORKER_NAME) {
+  serveQueueFile(globalThis as unknown as WorkerScope);
+}
