@@ -179,8 +179,14 @@ function tidyDetails(details: string): string {
     .replace(/\.? Resolution note: *$/, "")
     .replace(/Last error: Error: /, "Last error: ");
   return explainTlsFailure(tidy) ??
-    tidy.replace(
-      /Failed to connect( \(.*\))?$/,
-      "Failed to connect (if the server uses TLS, connect with --tls or --ca)",
-    );
+    tidy
+      .replace(
+        /Failed to connect( \(.*\))?$/,
+        "Failed to connect (if the server uses TLS, connect with --tls or --ca)",
+      )
+      // A TLS server drops a plain HTTP/2 connection (the Session client's).
+      .replace(
+        /^The server closed the connection before answering$/,
+        "$& (if the server uses TLS, connect with --tls or --ca)",
+      );
 }

@@ -173,13 +173,27 @@ export class SessionClient implements QueueOperations, Disposable {
     stream.on("data", (chunk: Buffer) => this.#receive(open, chunk));
     // A trailers-only answer (such as UNIMPLEMENTED) carries the status in
     // its headers.
-    stream.on("response", (headers) => this.#status(open, headers));
+    let responded = false;
+    stream.on("response", (headers) => {
+      responded = true;
+      this.#status(open, headers);
+    });
     stream.on("trailers", (trailers) => this.#status(open, trailers));
+    // A TLS server drops a plain connection before it answers anything.
+    const closed = () =>
+      responded
+        ? "The connection was closed"
+        : "The server closed the connection before answering";
     stream.on("error", (error: Error) => {
-      this.#end(open, grpc.status.UNAVAILABLE, error.message);
+      const reset = /EPIPE|ECONNRESET/.test(error.message);
+      this.#end(
+        open,
+        grpc.status.UNAVAILABLE,
+        reset ? closed() : error.message,
+      );
     });
     stream.on("close", () => {
-      this.#end(open, grpc.status.UNAVAILABLE, "The connection was closed");
+      this.#end(open, grpc.status.UNAVAILABLE, closed());
     });
     return open;
   }

@@ -131,6 +131,24 @@ Deno.test("queue-client says so in one line when it talks plain to a TLS server 
     ]),
     /^error: UNAVAILABLE: .*the server does not speak TLS/,
   );
+  // The REPL's Session stream says the same, once per command.
+  const repl = await runToEnd("queue-client", [`localhost:${tls.port}`], {
+    input: "size\n",
+  });
+  assert.equal(repl.stderr.length, 1, JSON.stringify(repl.stderr));
+  assert.match(
+    repl.stderr[0]!,
+    /^error: UNAVAILABLE: .*if the server uses TLS, connect with --tls or --ca\)$/,
+  );
+  const replTls = await runToEnd("queue-client", [
+    `localhost:${plain.port}`,
+    ...["--ca", pki.ca],
+  ], { input: "size\n" });
+  assert.equal(replTls.stderr.length, 1, JSON.stringify(replTls.stderr));
+  assert.match(
+    replTls.stderr[0]!,
+    /^error: UNAVAILABLE: .*the server does not speak TLS/,
+  );
   for (
     const [port, extra] of [[tls.port, ["--ca", pki.ca]], [
       plain.port,
