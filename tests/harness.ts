@@ -65,6 +65,11 @@ export class LineQueue {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
+  /** How many lines have arrived that {@linkcode LineQueue.next} has not taken. */
+  get queued(): number {
+    return this.#lines.length;
+  }
+
   /** Resolves to the next line, or `null` at the end; rejects after `ms`. */
   async next(ms = WAIT_MS): Promise<string | null> {
     const deadline = Date.now() + ms;
@@ -275,6 +280,23 @@ export async function connectRaw(
     await conn.write(new TextEncoder().encode(greeting));
   }
   return new RawClient(conn);
+}
+
+/**
+ * Joins the roster server on 127.0.0.1:`port` as `name` with a raw socket
+ * and waits for its first roster line, which must hold the name.
+ */
+export async function joinRoster(
+  port: number,
+  name: string,
+): Promise<RawClient> {
+  const client = await connectRaw(port, name + "\n");
+  const first = await client.lines.next();
+  if (!first?.split(" ").includes(name)) {
+    await client[Symbol.asyncDispose]();
+    throw new Error(`${name} got ${JSON.stringify(first)} instead of a roster`);
+  }
+  return client;
 }
 
 /** What /proc says about a process. */
