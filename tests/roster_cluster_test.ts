@@ -356,7 +356,7 @@ test("roster cluster: a Redis pause shorter than the TTL makes no client leave",
   }
 });
 
-test("roster-server with an unreachable --redis says so in one line and exits 1", async () => {
+Deno.test("roster-server with an unreachable --redis says so in one line and exits 1", async () => {
   await using server = spawnProgram("roster-server", [
     "0",
     "--redis",
