@@ -28,6 +28,11 @@ import {
   storm,
   type StormResult,
 } from "./roster_bench.ts";
+import {
+  clusterChurn,
+  clusterPercentiles,
+  killedNodeSeconds,
+} from "./roster_cluster_bench.ts";
 import { median, spread, unit } from "./stats.ts";
 
 /** One row of the report. */
@@ -182,6 +187,78 @@ async function rosterFigures(): Promise<void> {
   );
 }
 
+/**
+ * The roster cluster on Redis, in its own table: churn over 3 nodes against
+ * one server alone, Redis's work per change at two sizes, and a killed node.
+ */
+async function clusterFigures(): Promise<Row[]> {
+  const cluster: Row[] = [];
+  const add = (
+    figure: string,
+    value: string,
+    reference = "",
+    ratio = "",
+    target = "",
+  ) => cluster.push({ figure, value, reference, ratio, target });
+  console.error("cluster churn");
+  const single = await repeat(
+    "1 server, 1000 readers",
+    () => clusterChurn(1000, 1, 50, false),
+  );
+  const three = await repeat(
+    "3 nodes, 1000 readers",
+    () => clusterChurn(1000, 3, 50),
+  );
+  const p50 = (r: Parameters<typeof clusterPercentiles>[0]) =>
+    clusterPercentiles(r)[0];
+  const p99 = (r: Parameters<typeof clusterPercentiles>[0]) =>
+    clusterPercentiles(r)[1];
+  add(
+    "roster cluster churn N=1000 over 3 nodes, K=50: latency p50 / p99 until every client has the roster",
+    `${spread(three.map(p50), ms)} / ${spread(three.map(p99), ms)}`,
+    `one server alone (no Redis): ${spread(single.map(p50), ms)} / ${
+      spread(single.map(p99), ms)
+    }`,
+    `${unit(2, "x")(median(three.map(p50)) / median(single.map(p50)))} / ${
+      unit(2, "x")(median(three.map(p99)) / median(single.map(p99)))
+    }`,
+    "p50 <= 2x",
+  );
+  const small = await repeat(
+    "3 nodes, 100 readers",
+    () => clusterChurn(100, 3, 50),
+  );
+  const commands = (r: { commandsPerEvent: number }) => r.commandsPerEvent;
+  const bytes = (r: { bytesPerEvent: number }) => r.bytesPerEvent;
+  add(
+    "roster cluster N=1000: Redis commands per change (all nodes, renewals and pings included)",
+    spread(three.map(commands), unit(3)),
+    `N=100: ${spread(small.map(commands), unit(3))}`,
+    unit(2, "x")(median(three.map(commands)) / median(small.map(commands))),
+    "not growing with N (~1x)",
+  );
+  add(
+    "roster cluster N=1000: Redis network bytes per change (in + out)",
+    spread(three.map(bytes), unit(3, " B")),
+    `N=100: ${spread(small.map(bytes), unit(3, " B"))}`,
+    unit(2, "x")(median(three.map(bytes)) / median(small.map(bytes))),
+    "not growing with N (~1x)",
+  );
+  console.error("cluster kill -9");
+  const killed = await repeat(
+    "kill -9 of 300 of 1000",
+    () => killedNodeSeconds(1000, 300),
+  );
+  add(
+    "roster cluster: SIGKILL of a node holding 300 of 1000 clients: time until every survivor has the roster without them",
+    spread(killed, seconds),
+    "--node-ttl 3 s (default)",
+    unit(2, "x")(median(killed) / 4),
+    "<= TTL + 1 s (4 s)",
+  );
+  return cluster;
+}
+
 async function queueFigures(): Promise<void> {
   const useH2load = await hasH2load();
   if (!useH2load) {
@@ -272,7 +349,7 @@ async function queueFigures(): Promise<void> {
   row("queue-client one-shot `size`: wall time", spread(startups, ms));
 }
 
-function table(): string {
+function table(rows: Row[]): string {
   const lines = [
     "| figure | value: median (min-max) | reference, same run | ratio | target |",
     "| --- | --- | --- | --- | --- |",
@@ -283,12 +360,52 @@ function table(): string {
   return lines.join("\n");
 }
 
+const CLUSTER_HEADING = "## Roster cluster on Redis";
+const RESULTS = new URL("./RESULTS.md", import.meta.url);
+
+/** The cluster section of the report, headed, with when and where it ran. */
+function clusterSection(rows: Row[], started: Date): string {
+  return [
+    CLUSTER_HEADING,
+    "",
+    `Run ${started.toISOString()} (\`deno task bench cluster\` runs this section alone); ` +
+    "redis-server " + redisVersion() + " started by the bench on 127.0.0.1.",
+    "",
+    table(rows),
+    "",
+  ].join("\n");
+}
+
+function redisVersion(): string {
+  const { stdout } = new Deno.Command("redis-server", { args: ["--version"] })
+    .outputSync();
+  return new TextDecoder().decode(stdout).match(/v=(\S+)/)?.[1] ?? "?";
+}
+
+/** Replaces the cluster section of RESULTS.md, or adds it at the end. */
+async function writeClusterSection(section: string): Promise<void> {
+  const text = await Deno.readTextFile(RESULTS).catch(() =>
+    "# Benchmark results\n"
+  );
+  const at = text.indexOf(CLUSTER_HEADING);
+  const before = at >= 0 ? text.slice(0, at) : text.trimEnd() + "\n\n";
+  await Deno.writeTextFile(RESULTS, before + section);
+}
+
 async function main(): Promise<void> {
   const started = new Date();
+  if (Deno.args[0] === "cluster") {
+    const section = clusterSection(await clusterFigures(), started);
+    console.log(section);
+    await writeClusterSection(section);
+    return;
+  }
   await rosterFigures();
+  const cluster = clusterSection(await clusterFigures(), started);
   await queueFigures();
-  const report = table();
+  const report = table(rows);
   console.log(report);
+  console.log(cluster);
   const header = [
     "# Benchmark results",
     "",
@@ -302,10 +419,7 @@ async function main(): Promise<void> {
     "",
     "",
   ].join("\n");
-  await Deno.writeTextFile(
-    new URL("./RESULTS.md", import.meta.url),
-    header + report + "\n",
-  );
+  await Deno.writeTextFile(RESULTS, header + report + "\n\n" + cluster);
 }
 
 if (import.meta.main) await main();

@@ -234,6 +234,28 @@ export async function startServer(
 }
 
 /**
+ * Starts `count` roster servers on port 0 sharing one roster through the
+ * Redis at `redisUrl`, each with `args` added; dispose each to kill it.
+ */
+export function startRosterNodes(
+  redisUrl: string,
+  count: number,
+  args: string[] = [],
+): Promise<StartedServer[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      startServer("roster-server", [
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--redis",
+        redisUrl,
+        ...args,
+      ])),
+  );
+}
+
+/**
  * A raw TCP client of the roster server. Its lines are read only from the
  * first use of `lines` on, so a client that never touches them never reads.
  */

@@ -42,6 +42,18 @@ if (REDIS_MISSING) {
   );
 }
 
+/**
+ * Makes a temporary folder with `mktemp`, as the tests may run programs but
+ * not write files themselves.
+ */
+function makeTempDir(): string {
+  const { stdout, success } = new Deno.Command("mktemp", {
+    args: ["-d", "-t", "redis-test-XXXXXX"],
+  }).outputSync();
+  if (!success) throw new Error("mktemp could not make a temporary folder");
+  return new TextDecoder().decode(stdout).trim();
+}
+
 /** Options of {@linkcode startRedis}. */
 export interface RedisOptions {
   /**
@@ -67,7 +79,7 @@ export class RedisServer implements AsyncDisposable {
   constructor(options: RedisOptions = {}) {
     this.port = deadPort();
     this.url = `redis://127.0.0.1:${this.port}`;
-    this.#dir = Deno.makeTempDirSync({ prefix: "redis-test-" });
+    this.#dir = makeTempDir();
     this.#persistent = options.persistent ?? false;
   }
 
@@ -158,7 +170,7 @@ export class RedisServer implements AsyncDisposable {
   /** Kills the server and removes its folder. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.kill();
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    await new Deno.Command("rm", { args: ["-rf", this.#dir] }).output();
   }
 }
 

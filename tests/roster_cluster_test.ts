@@ -10,29 +10,18 @@ import {
   type RawClient,
   spawnProgram,
   type StartedServer,
-  startServer,
+  startRosterNodes,
   within,
 } from "./harness.ts";
 import { REDIS_MISSING, type RedisServer, startRedis } from "./redis.ts";
 
 /** Starts `count` roster servers sharing `redis` with lease TTL `ttl` (s). */
-async function startNodes(
+function startNodes(
   redis: RedisServer,
   count: number,
   ttl = 1,
 ): Promise<StartedServer[]> {
-  return await Promise.all(
-    Array.from({ length: count }, () =>
-      startServer("roster-server", [
-        "0",
-        "--host",
-        "127.0.0.1",
-        "--redis",
-        redis.url,
-        "--node-ttl",
-        String(ttl),
-      ])),
-  );
+  return startRosterNodes(redis.url, count, ["--node-ttl", String(ttl)]);
 }
 
 /** Disposes every one of `resources`, last first. */
