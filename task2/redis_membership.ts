@@ -252,19 +252,24 @@ export class RedisMembership implements Membership {
     return next;
   }
 
-  /** Registers under a new node id, then drops the previous id's names. */
+  /**
+   * Registers under a new node id, then drops the previous id's names. The
+   * id changes only once Redis confirms, so a failed attempt (which may
+   * still have run, leaving an id without names for the others to expire)
+   * never loses track of the id that holds the names.
+   */
   async #register(): Promise<void> {
-    const previous = this.#nodeId;
-    this.#nodeId = randomId();
+    const id = randomId();
     const sentAt = performance.now();
     const keys = this.#keys;
-    this.#incarnation = String(
-      await this.#scripts.register.run(
-        this.#client,
-        [keys.incarnation, keys.nodes, keys.beat],
-        [this.#nodeId, this.#ttlMs, randomId()],
-      ),
+    const incarnation = await this.#scripts.register.run(
+      this.#client,
+      [keys.incarnation, keys.nodes, keys.beat],
+      [id, this.#ttlMs, randomId()],
     );
+    const previous = this.#nodeId;
+    this.#nodeId = id;
+    this.#incarnation = String(incarnation);
     this.#renewedAt = sentAt;
     if (previous) await this.#removeNode(previous, "any");
   }
