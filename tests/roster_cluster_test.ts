@@ -15,11 +15,15 @@ import {
 } from "./harness.ts";
 import { REDIS_MISSING, type RedisServer, startRedis } from "./redis.ts";
 
-/** Starts `count` roster servers sharing `redis` with lease TTL `ttl` (s). */
+/**
+ * Starts `count` roster servers sharing `redis` with lease TTL `ttl` (s):
+ * the default of 3 s, so a busy test machine never fences a node, or 1 s
+ * where a test waits for a lease to run out.
+ */
 function startNodes(
   redis: RedisServer,
   count: number,
-  ttl = 1,
+  ttl = 3,
 ): Promise<StartedServer[]> {
   return startRosterNodes(redis.url, count, ["--node-ttl", String(ttl)]);
 }
@@ -225,7 +229,7 @@ test("roster cluster: a node stopped by SIGTERM takes its names out within 1 s",
 
 test("roster cluster: a node killed with SIGKILL loses its names within TTL + 1 s, which others may then take", async () => {
   await using redis = await startRedis();
-  const nodes = await startNodes(redis, 2);
+  const nodes = await startNodes(redis, 2, 1);
   try {
     const [staying, dying] = nodes as [StartedServer, StartedServer];
     await using greg = await joinRoster(staying.port, "greg");
@@ -243,7 +247,7 @@ test("roster cluster: a node killed with SIGKILL loses its names within TTL + 1 
 
 test("roster cluster fences a node paused past its TTL: its clients get an error and it rejoins without duplicates", async () => {
   await using redis = await startRedis();
-  const nodes = await startNodes(redis, 2);
+  const nodes = await startNodes(redis, 2, 1);
   try {
     const [staying, paused] = nodes as [StartedServer, StartedServer];
     await using greg = await joinRoster(staying.port, "greg");
@@ -287,7 +291,7 @@ for (const persistent of [false, true]) {
     } its data`,
     async () => {
       await using redis = await startRedis({ persistent });
-      const nodes = await startNodes(redis, 3, 3);
+      const nodes = await startNodes(redis, 3);
       const clients: RawClient[] = [];
       try {
         for (const [index, node] of nodes.entries()) {
@@ -327,7 +331,7 @@ for (const persistent of [false, true]) {
 
 test("roster cluster: a Redis pause shorter than the TTL makes no client leave", async () => {
   await using redis = await startRedis();
-  const nodes = await startNodes(redis, 2, 3);
+  const nodes = await startNodes(redis, 2);
   try {
     const [one, two] = nodes as [StartedServer, StartedServer];
     await using greg = await joinRoster(one.port, "greg");
