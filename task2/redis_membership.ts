@@ -477,6 +477,10 @@ export class RedisMembership implements Membership {
       `Redis lost the roster; registered again with ${this.#mine.size} names` +
         (lost ? ` (${lost} taken meanwhile)` : ""),
     );
+    // The other nodes notice within one renewal period and claim their
+    // names again; reading the roster after two spares the clients a
+    // roster that lacks the names not claimed yet.
+    await delay(2 * this.#heartbeatMs);
     await this.#resync();
   }
 
