@@ -10,6 +10,10 @@
  * in order; it reads a whole copy (a snapshot) only when it starts, when it
  * misses entries, after Redis lost its data, and periodically as a repair.
  *
+ * Each log entry has the fields `s` (its number), `i` (the incarnation of
+ * Redis's data it was written in), `k` (`join` or `leave`), `n` (the name)
+ * and `o` (the id of the node that holds or held the name).
+ *
  * Leases run on Redis's clock: a node renews its own every fifth of the TTL;
  * any node removes the names of a node whose lease ran out. A node that could
  * not renew its lease for a whole TTL presumes the others removed it: it
@@ -335,7 +339,7 @@ export class RedisMembership implements Membership {
     return this.#scripts.removeNode.run(
       this.#client,
       [keys.nodes, keys.names, keys.seq, keys.log, keys.node(id)],
-      [id, mode, LOG_LENGTH],
+      [id, mode, LOG_LENGTH, this.#incarnation],
     );
   }
 
@@ -365,6 +369,12 @@ export class RedisMembership implements Membership {
     if (!this.#holdsLease()) return;
     for (const { id, message } of entries) {
       const seq = Number(message.s);
+      if (message.i !== this.#incarnation) {
+        // Written since Redis lost its data (or before): the numbering
+        // restarted, so only a snapshot tells where this node stands.
+        await this.#resync();
+        return;
+      }
       if (seq <= this.#seq) continue;
       if (seq !== this.#seq + 1) {
         await this.#resync();

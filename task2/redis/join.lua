@@ -18,5 +18,5 @@ if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[2]) == 0 then return {'taken'} en
 redis.call('SADD', KEYS[6], ARGV[3])
 local seq = redis.call('INCR', KEYS[4])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*',
-  's', seq, 'k', 'join', 'n', ARGV[3], 'o', ARGV[2])
+  's', seq, 'i', ARGV[1], 'k', 'join', 'n', ARGV[3], 'o', ARGV[2])
 return {'ok', seq}

@@ -13,5 +13,5 @@ redis.call('HDEL', KEYS[2], ARGV[3])
 redis.call('SREM', KEYS[5], ARGV[3])
 local seq = redis.call('INCR', KEYS[3])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
-  's', seq, 'k', 'leave', 'n', ARGV[3], 'o', ARGV[2])
+  's', seq, 'i', ARGV[1], 'k', 'leave', 'n', ARGV[3], 'o', ARGV[2])
 return 1

@@ -8,6 +8,7 @@
 -- KEYS[4] log (stream)   KEYS[5] the node's names (set)
 -- ARGV[1] node id   ARGV[2] 'expired' (only if its lease is over) or 'any'
 -- ARGV[3] approximate length the log is trimmed to
+-- ARGV[4] the calling node's incarnation, written into each log entry
 --
 -- Returns the number of names released.
 local time = redis.call('TIME')
@@ -22,7 +23,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     redis.call('HDEL', KEYS[2], name)
     local seq = redis.call('INCR', KEYS[3])
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
-      's', seq, 'k', 'leave', 'n', name, 'o', ARGV[1])
+      's', seq, 'i', ARGV[4], 'k', 'leave', 'n', name, 'o', ARGV[1])
     released = released + 1
   end
 end
