@@ -68,6 +68,12 @@ const LOG_LENGTH = 10_000;
 /** The most log entries read at once. */
 const READ_BATCH = 1000;
 
+/**
+ * How long a node that shuts down waits for Redis to remove its names, in
+ * milliseconds: well within the programs' shutdown grace period.
+ */
+const CLOSE_WAIT_MS = 1000;
+
 /** How long to wait before retrying Redis after a failure, in milliseconds. */
 const RETRY_MS = 100;
 
@@ -208,7 +214,9 @@ export class RedisMembership implements Membership {
   join(name: string): Promise<string | undefined> {
     if (this.#state !== "serving") {
       return Promise.resolve(
-        "server is cut off from the roster cluster; connect to another server",
+        this.#state === "closed"
+          ? "server is shutting down"
+          : "server is cut off from the roster cluster; connect to another server",
       );
     }
     return new Promise((resolve) => {
@@ -231,7 +239,9 @@ export class RedisMembership implements Membership {
 
   /**
    * Stops renewing, removes this node and all its names from Redis at once
-   * (waiting at most one TTL), and closes both connections.
+   * (waiting at most {@linkcode CLOSE_WAIT_MS}; if Redis does not answer,
+   * the others remove them when the lease runs out), and closes both
+   * connections.
    */
   async close(): Promise<void> {
     if (this.#state === "closed") return;
@@ -242,7 +252,12 @@ export class RedisMembership implements Membership {
       resolve("server is shutting down");
     }
     this.#waiting.clear();
-    await this.#removeNode(this.#nodeId, "any").catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#removeNode(this.#nodeId, "any").catch(() => {}),
+      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
     this.#reader.destroy();
     this.#client.destroy();
     await this.#reading;

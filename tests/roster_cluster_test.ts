@@ -349,6 +349,20 @@ test("roster cluster: a Redis pause shorter than the TTL makes no client leave",
   }
 });
 
+test("roster cluster: a node stopped while Redis is down still closes its clients and exits 0", async () => {
+  await using redis = await startRedis();
+  const [node] = await startNodes(redis, 1);
+  try {
+    await using greg = await joinRoster(node!.port, "greg");
+    await redis.kill();
+    node!.server.kill("SIGTERM");
+    assert.equal((await node!.server.exit()).code, 0);
+    assert.deepEqual(await greg.lines.rest(), []);
+  } finally {
+    await node![Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("roster-server with an unreachable --redis says so in one line and exits 1", async () => {
   await using server = spawnProgram("roster-server", [
     "0",
