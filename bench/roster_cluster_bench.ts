@@ -18,17 +18,23 @@ import { percentile } from "./stats.ts";
 /** Bounds every phase of a figure, so a stuck run fails instead of hanging. */
 const PHASE_LIMIT_MS = 600_000;
 
+/** How long the Redis traffic without changes is measured, in milliseconds. */
+const IDLE_MS = 3000;
+
 /** What one cluster churn run measured. */
 export interface ClusterChurnResult {
   /** Latency from each event until every reader had its roster, in ms. */
   latenciesMs: number[];
   /**
-   * Redis commands per event (scripts, log reads, renewals, pings); 0 for
-   * a server alone.
+   * Redis commands per event (scripts and log reads), less the renewals,
+   * pings and idle log reads that go on at the same rate without changes;
+   * 0 for a server alone.
    */
   commandsPerEvent: number;
-  /** Bytes into and out of Redis per event. */
+  /** Bytes into and out of Redis per event, less the idle traffic. */
   bytesPerEvent: number;
+  /** Redis commands per second while nothing changes (all nodes). */
+  idleCommandsPerSecond: number;
 }
 
 /** Redis's counters of commands run and bytes in and out. */
@@ -91,7 +97,14 @@ export async function clusterChurn(
     await joinReaders(loads, names);
     const baseLength = rosterLineLength(names);
     const joinedLength = rosterLineLength([...names, "churner"]);
+    // Renewals, pings and idle log reads go on whatever happens: measure
+    // their rate while nothing changes, to take them out of the figures.
+    const idleStart = await redisCounters(client);
+    const idleFrom = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     const before = await redisCounters(client);
+    const idleMs = performance.now() - idleFrom;
+    const startedAt = performance.now();
     const latenciesMs: number[] = [];
     for (let i = 0; i < cycles; i++) {
       const load = loads[i % loads.length]!;
@@ -109,12 +122,19 @@ export async function clusterChurn(
       latenciesMs.push(leftAt - leaveAt);
     }
     const after = await redisCounters(client);
+    const busyMs = performance.now() - startedAt;
     const events = latenciesMs.length;
+    // Each difference of counters includes one INFO call reading them.
+    const idleCommands = (before.commands - idleStart.commands - 1) / idleMs;
+    const idleBytes = (before.bytes - idleStart.bytes) / idleMs;
     return {
       latenciesMs,
-      // Less the INFO call that read the counters.
-      commandsPerEvent: (after.commands - before.commands - 1) / events,
-      bytesPerEvent: (after.bytes - before.bytes) / events,
+      commandsPerEvent:
+        (after.commands - before.commands - 1 - idleCommands * busyMs) /
+        events,
+      bytesPerEvent: (after.bytes - before.bytes - idleBytes * busyMs) /
+        events,
+      idleCommandsPerSecond: idleCommands * 1000,
     };
   } finally {
     client.destroy();
