@@ -231,7 +231,7 @@ async function clusterFigures(): Promise<Row[]> {
   const commands = (r: { commandsPerEvent: number }) => r.commandsPerEvent;
   const bytes = (r: { bytesPerEvent: number }) => r.bytesPerEvent;
   add(
-    `roster cluster N=1000: Redis commands per change (all nodes; less ${
+    `roster cluster N=1000: Redis commands per change (all nodes, counting those run inside scripts; less ${
       spread(three.map((r) => r.idleCommandsPerSecond), unit(3, "/s"))
     } of renewals, pings and idle log reads)`,
     spread(three.map(commands), unit(3)),
