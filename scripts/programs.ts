@@ -35,7 +35,13 @@ export interface ProgramSpec {
 export const PROGRAMS = {
   "roster-server": {
     entry: "task2/server_main.ts",
-    permissions: ["--allow-net", "--allow-read"],
+    // @redis/client reads these two variables (debug switches of its
+    // maintenance-notification support) when it connects to Redis.
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-env=REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+    ],
   },
   "roster-client": {
     entry: "task2/client_main.ts",

@@ -2,9 +2,11 @@
  * The roster server: accepts TCP clients, reads each one's name, and on every
  * join and leave sends every joined client the new roster line.
  *
- * One broadcaster owns the roster and the set of joined clients, which change
- * only through join and leave. Each client has its own bounded outgoing
- * buffer and writer, so a slow reader never delays the others.
+ * One broadcaster owns the set of joined clients, which changes only through
+ * the membership's admit, change and evict calls; the membership (this
+ * server alone, or a cluster sharing the roster through Redis) owns the
+ * roster and its order. Each client has its own bounded outgoing buffer and
+ * writer, so a slow reader never delays the others.
  *
  * @module
  */
@@ -14,26 +16,31 @@ import {
   parseHandshake,
 } from "./handshake.ts";
 import type { TokenGate } from "../lib/token.ts";
+import {
+  LocalMembership,
+  type Membership,
+  type MembershipChange,
+  type MembershipListener,
+} from "./membership.ts";
 import { OutboundLines } from "./outbound_lines.ts";
-import { Roster } from "./roster.ts";
 import { readTokenStage } from "./token_handshake.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
-export interface RosterChange {
-  /** Whether the client joined or left. */
-  kind: "join" | "leave";
-  /** The client's name. */
-  name: string;
-  /** How many clients are joined after the change. */
-  online: number;
-}
+export type RosterChange = Omit<MembershipChange, "line">;
 
 /** Options of {@linkcode serveRoster}. */
 export interface RosterServerOptions {
   /** Aborting it stops the server: the listener and every connection close. */
   signal?: AbortSignal;
   /**
-   * The most clients joined at once; one more is refused with an error line.
+   * Who is in the roster: this server alone, or a cluster.
+   *
+   * @default {new LocalMembership()}
+   */
+  membership?: Membership;
+  /**
+   * The most clients joined to this server at once; one more is refused
+   * with an error line.
    *
    * @default {10000}
    */
@@ -106,6 +113,7 @@ class Session {
   readonly #conn: Deno.Conn;
   readonly #outbound: OutboundLines;
   #writing = false;
+  #ending = false;
 
   constructor(name: string, conn: Deno.Conn, maxPendingBytes: number) {
     this.name = name;
@@ -116,6 +124,13 @@ class Session {
   /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
   queue(line: Uint8Array): void {
     this.#outbound.push(line);
+  }
+
+  /** Queues `line` as the last one; the connection closes once it is written. */
+  end(line: Uint8Array): void {
+    this.#ending = true;
+    this.queue(line);
+    this.flush();
   }
 
   /** Starts writing what is queued, unless a write is already under way. */
@@ -137,7 +152,10 @@ class Session {
           ? data.subarray(written)
           : this.#outbound.take();
         if (next) this.#write(next);
-        else this.#writing = false;
+        else {
+          this.#writing = false;
+          if (this.#ending) closeQuietly(this.#conn);
+        }
       },
       () => {
         // The peer is gone; its reader sees the error and makes it leave.
@@ -148,10 +166,11 @@ class Session {
   }
 }
 
-/** The roster, the joined sessions and every open connection. */
-class RosterServer {
-  readonly #roster = new Roster();
-  readonly #sessions = new Set<Session>();
+/** The joined sessions by name, those waiting to join, and every open connection. */
+class RosterServer implements MembershipListener {
+  readonly #membership: Membership;
+  readonly #sessions = new Map<string, Session>();
+  readonly #joining = new Map<string, Session>();
   readonly #connections = new Set<Deno.Conn>();
   readonly #maxClients: number;
   readonly #handshakeTimeoutMs: number;
@@ -164,6 +183,8 @@ class RosterServer {
   closing = false;
 
   constructor(options: RosterServerOptions) {
+    this.#membership = options.membership ?? new LocalMembership();
+    this.#membership.listen(this);
     this.#maxClients = options.maxClients ?? 10_000;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
@@ -203,7 +224,13 @@ class RosterServer {
         await this.#refuse(conn, session);
         return;
       }
-      this.#join(session);
+      this.#joining.set(session.name, session);
+      const refusal = await this.#membership.join(session.name);
+      this.#joining.delete(session.name);
+      if (refusal !== undefined) {
+        await this.#refuse(conn, refusal);
+        return;
+      }
       try {
         while (await conn.read(this.#discard) !== null);
       } catch {
@@ -240,8 +267,10 @@ class RosterServer {
     if ("error" in handshake) return handshake.error;
     const { name } = handshake;
     if (this.closing) return "server is shutting down";
-    if (this.#roster.has(name)) return `name "${name}" is already connected`;
-    if (this.#roster.size >= this.#maxClients) {
+    if (this.#sessions.has(name) || this.#joining.has(name)) {
+      return `name "${name}" is already connected`;
+    }
+    if (this.#sessions.size + this.#joining.size >= this.#maxClients) {
       return `server is full (${this.#maxClients} clients)`;
     }
     return new Session(name, conn, this.#maxPendingBytes);
@@ -263,31 +292,41 @@ class RosterServer {
     }
   }
 
-  #join(session: Session): void {
-    this.#roster.add(session.name);
-    this.#sessions.add(session);
-    this.#broadcast("join", session.name);
-  }
-
-  #leave(session: Session): void {
-    this.#sessions.delete(session);
-    this.#roster.remove(session.name);
-    if (!this.closing) this.#broadcast("leave", session.name);
+  /** The session waiting for `name` joins the broadcast. */
+  admit(name: string): void {
+    const session = this.#joining.get(name);
+    if (!session) return;
+    this.#joining.delete(name);
+    this.#sessions.set(name, session);
   }
 
   /**
-   * Queues the current roster line, encoded once, for every joined client,
-   * and flushes the queues once the I/O of this turn of the event loop is
+   * Queues the roster line, encoded once, for every joined client, and
+   * flushes the queues once the I/O of this turn of the event loop is
    * handled, so changes that arrive together go out in one write per client.
    */
-  #broadcast(kind: RosterChange["kind"], name: string): void {
-    const line = this.#roster.line();
-    for (const session of this.#sessions) session.queue(line);
+  change({ line, ...change }: MembershipChange): void {
+    if (this.closing) return;
+    for (const session of this.#sessions.values()) session.queue(line);
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
-      for (const session of this.#sessions) session.flush();
+      for (const session of this.#sessions.values()) session.flush();
     }, 0);
-    this.#onChange?.({ kind, name, online: this.#roster.size });
+    this.#onChange?.(change);
+  }
+
+  /** Sends `name`'s client one error line and closes it. */
+  evict(name: string, reason: string): void {
+    const session = this.#sessions.get(name);
+    if (!session) return;
+    this.#sessions.delete(name);
+    session.end(encoder.encode(`error: ${reason}\n`));
+  }
+
+  #leave(session: Session): void {
+    if (this.#sessions.get(session.name) !== session) return;
+    this.#sessions.delete(session.name);
+    if (!this.closing) this.#membership.leave(session.name);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type Program,
   type ProgramContext,
   runProgram,
+  UsageError,
 } from "../lib/cli.ts";
 import {
   readServerSecurity,
@@ -19,14 +20,17 @@ import {
   serverSecurityUsage,
 } from "../lib/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
+import { RedisMembership } from "./redis_membership.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
 const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
+                     [--redis URL [--cluster NAME] [--node-ttl SECONDS]]
 
 Tells every connected roster-client the sorted names of all connected clients,
-each time one connects or disconnects.
+each time one connects or disconnects. Servers given the same --redis and
+--cluster share one roster.
 
 Arguments:
   PORT               TCP port to listen on; 0 picks a free one
@@ -38,14 +42,48 @@ Options:
                      how long a client may take to send its name (default 10)
   --quiet            do not log joins and leaves on stderr
 ${serverSecurityUsage(21)}
+  --redis URL        share the roster with the other servers of the cluster
+                     through this Redis (redis://HOST:PORT[/DB])
+  --cluster NAME     the cluster's name in Redis (default roster)
+  --node-ttl SECONDS how long a server cut off from Redis stays in the roster;
+                     it closes its clients after that long (default 3)
   -h, --help         show this help
 
 The first line on stderr says where the server listens. SIGINT or SIGTERM
 closes every connection and exits 0. With --token-file, a client sends
 "TOKEN <token>" and a newline before its name.`;
 
+const SIGNS = { join: "+", leave: "-", sync: "=" } as const;
+
 function logChange({ kind, name, online }: RosterChange): void {
-  console.error(`${kind === "join" ? "+" : "-"} ${name} (${online} online)`);
+  const what = kind === "sync" ? "roster read from Redis" : name;
+  console.error(`${SIGNS[kind]} ${what} (${online} online)`);
+}
+
+function logStatus(message: string): void {
+  console.error(`cluster: ${message}`);
+}
+
+const CLUSTER_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Checks a Redis URL enough to give a clear usage error. */
+function parseRedisUrl(text: string): string {
+  if (!/^redis:\/\/[^\s]+$/.test(text)) {
+    throw new RangeError(
+      `Invalid Redis URL "${text}": expected redis://HOST:PORT[/DB]`,
+    );
+  }
+  return text;
+}
+
+/** Checks a cluster name: 1 to 64 letters, digits, "_", "." or "-". */
+function parseClusterName(text: string): string {
+  if (!CLUSTER_PATTERN.test(text)) {
+    throw new RangeError(
+      `Invalid cluster name "${text}": expected 1 to 64 letters, digits, "_", "." or "-"`,
+    );
+  }
+  return text;
 }
 
 /**
@@ -78,6 +116,9 @@ async function main(
     "max-clients": { type: "string", default: "10000" },
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
+    redis: { type: "string" },
+    cluster: { type: "string" },
+    "node-ttl": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
     ...SERVER_SECURITY_OPTIONS,
   });
@@ -95,20 +136,43 @@ async function main(
     parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout");
   const { host } = values;
   const { tls, token, warning } = await readServerSecurity(values, host);
+  if (values.redis === undefined) {
+    if (values.cluster !== undefined || values["node-ttl"] !== undefined) {
+      throw new UsageError("--cluster and --node-ttl need --redis");
+    }
+  }
+  const redisUrl = values.redis === undefined
+    ? undefined
+    : parseArgument(values.redis, parseRedisUrl);
+  const cluster = parseArgument(values.cluster ?? "roster", parseClusterName);
+  const nodeTtlMs = 1000 *
+    parsePositiveInteger(values["node-ttl"] ?? "3", "--node-ttl");
 
-  const listener = listen(host, port, tls);
-  const { hostname, port: boundPort } = listener.addr as Deno.NetAddr;
-  console.error(
-    `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
-  );
-  if (warning !== undefined) console.error(warning);
-  await serveRoster(listener, {
-    ...(token === undefined ? {} : { token }),
-    signal,
-    maxClients,
-    handshakeTimeoutMs,
-    ...(values.quiet ? {} : { onChange: logChange }),
-  });
+  const membership = redisUrl === undefined
+    ? undefined
+    : await RedisMembership.connect(redisUrl, {
+      cluster,
+      nodeTtlMs,
+      onStatus: logStatus,
+    });
+  try {
+    const listener = listen(host, port, tls);
+    const { hostname, port: boundPort } = listener.addr as Deno.NetAddr;
+    console.error(
+      `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
+    );
+    if (warning !== undefined) console.error(warning);
+    await serveRoster(listener, {
+      ...(token === undefined ? {} : { token }),
+      signal,
+      maxClients,
+      handshakeTimeoutMs,
+      ...(membership ? { membership } : {}),
+      ...(values.quiet ? {} : { onChange: logChange }),
+    });
+  } finally {
+    await membership?.close();
+  }
   return 0;
 }
 

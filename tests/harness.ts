@@ -65,6 +65,11 @@ export class LineQueue {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 
+  /** How many lines have arrived that {@linkcode LineQueue.next} has not taken. */
+  get queued(): number {
+    return this.#lines.length;
+  }
+
   /** Resolves to the next line, or `null` at the end; rejects after `ms`. */
   async next(ms = WAIT_MS): Promise<string | null> {
     const deadline = Date.now() + ms;
@@ -279,6 +284,28 @@ export async function startServer(
 }
 
 /**
+ * Starts `count` roster servers on port 0 sharing one roster through the
+ * Redis at `redisUrl`, each with `args` added; dispose each to kill it.
+ */
+export function startRosterNodes(
+  redisUrl: string,
+  count: number,
+  args: string[] = [],
+): Promise<StartedServer[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      startServer("roster-server", [
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--redis",
+        redisUrl,
+        ...args,
+      ])),
+  );
+}
+
+/**
  * A raw TCP client of the roster server. Its lines are read only from the
  * first use of `lines` on, so a client that never touches them never reads.
  */
@@ -325,6 +352,23 @@ export async function connectRaw(
     await conn.write(new TextEncoder().encode(greeting));
   }
   return new RawClient(conn);
+}
+
+/**
+ * Joins the roster server on 127.0.0.1:`port` as `name` with a raw socket
+ * and waits for its first roster line, which must hold the name.
+ */
+export async function joinRoster(
+  port: number,
+  name: string,
+): Promise<RawClient> {
+  const client = await connectRaw(port, name + "\n");
+  const first = await client.lines.next();
+  if (!first?.split(" ").includes(name)) {
+    await client[Symbol.asyncDispose]();
+    throw new Error(`${name} got ${JSON.stringify(first)} instead of a roster`);
+  }
+  return client;
 }
 
 /** What /proc says about a process. */

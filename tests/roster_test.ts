@@ -6,6 +6,7 @@ import type { ProgramName } from "../scripts/programs.ts";
 import {
   connectRaw,
   deadPort,
+  joinRoster as join,
   processStats,
   type RawClient,
   spawnProgram,
@@ -15,14 +16,6 @@ import {
 
 function startRosterServer(...extra: string[]): Promise<StartedServer> {
   return startServer("roster-server", ["0", "--host", "127.0.0.1", ...extra]);
-}
-
-/** Joins `name` with a raw socket and waits for its first roster line. */
-async function join(port: number, name: string): Promise<RawClient> {
-  const client = await connectRaw(port, name + "\n");
-  const first = await client.lines.next();
-  assert.ok(first?.split(" ").includes(name), `${name} got ${first}`);
-  return client;
 }
 
 Deno.test("roster programs reproduce the seed's example: greg, bob, vlad, then bob leaves", async () => {
