@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { deadPort } from "../tests/harness.ts";
+import { REDIS_MISSING, startRedis } from "../tests/redis.ts";
+import { connectRedis, newRedisClient, RedisScript } from "./redis.ts";
+
+Deno.test({
+  name: "Redis script runs by hash, and whole again after Redis forgot it",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    const client = newRedisClient(redis.url, { deadlineMs: 2000 });
+    try {
+      await connectRedis(client, 2000);
+      const script = new RedisScript(
+        "return redis.call('INCRBY', KEYS[1], ARGV[1])",
+      );
+      assert.equal(await script.run(client, ["n"], [2]), 2);
+      assert.equal(await script.run(client, ["n"], [3]), 5);
+      await client.scriptFlush();
+      assert.equal(await script.run(client, ["n"], [4]), 9);
+      const stats = await client.info("commandstats");
+      assert.match(stats, /cmdstat_evalsha:calls=3,/);
+      assert.match(stats, /cmdstat_eval:calls=2,/);
+    } finally {
+      client.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Redis client gives up on a paused Redis within its deadline and works again once it resumes",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    const client = newRedisClient(redis.url, { deadlineMs: 500, pingMs: 100 });
+    try {
+      await connectRedis(client, 2000);
+      redis.signal("SIGSTOP");
+      await assert.rejects(client.ping());
+      redis.signal("SIGCONT");
+      let reply: string | undefined;
+      for (let attempt = 0; attempt < 20 && reply === undefined; attempt++) {
+        reply = await client.ping().catch(() => undefined);
+      }
+      assert.equal(reply, "PONG");
+    } finally {
+      client.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "Redis client reconnects after Redis restarts",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    const client = newRedisClient(redis.url, { deadlineMs: 1000 });
+    try {
+      await connectRedis(client, 2000);
+      await redis.restart();
+      let reply: string | undefined;
+      for (let attempt = 0; attempt < 20 && reply === undefined; attempt++) {
+        reply = await client.ping().catch(() => undefined);
+      }
+      assert.equal(reply, "PONG");
+    } finally {
+      client.destroy();
+    }
+  },
+});
+
+Deno.test("connecting to a Redis that is not there fails with the reason", async () => {
+  const client = newRedisClient(`redis://127.0.0.1:${deadPort()}`, {
+    deadlineMs: 1000,
+  });
+  try {
+    await assert.rejects(connectRedis(client, 1000), /ECONNREFUSED/);
+  } finally {
+    client.destroy();
+  }
+});
