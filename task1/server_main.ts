@@ -33,7 +33,7 @@ import {
   MAX_WAIT_MS,
   type QueueStore,
 } from "./store/mod.ts";
-import { openRedisStore } from "./store/redis.ts";
+import { openRedisStore, parseRedisUrl } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 
 const USAGE = `Usage: queue-server PORT SIZE [--data FILE] [--max-bytes BYTES]
@@ -115,7 +115,10 @@ async function main(
   const port = parseArgument(portText, parsePort);
   const capacity = parseArgument(sizeText, parseCapacity);
   const maxBytes = parseArgument(values["max-bytes"], parseByteSize);
-  const { host, quiet, data, redis } = values;
+  const { host, quiet, data } = values;
+  const redis = values.redis === undefined
+    ? undefined
+    : parseArgument(values.redis, parseRedisUrl);
   if (redis !== undefined && data !== undefined) {
     throw new UsageError("--data and --redis cannot be used together");
   }

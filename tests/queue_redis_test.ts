@@ -6,6 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import assert from "node:assert/strict";
+import { connectRedis, newRedisClient } from "../lib/redis.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import {
   deadPort,
@@ -314,7 +315,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "queue-server --redis started with another SIZE than the stored queue keeps the stored one and says so in one line; --data with --redis is a usage error",
+    "queue-server --redis started with another SIZE than the stored queue keeps the stored one and says so in one line; --data with --redis, or a URL that is not redis://, is a usage error",
   ignore: REDIS_MISSING,
   async fn() {
     await using redis = await startRedis();
@@ -335,7 +336,67 @@ Deno.test({
       "x.db",
     ]);
     assert.equal((await both.exit()).code, 2);
+    await using notRedis = spawnProgram("queue-server", [
+      "0",
+      "3",
+      "--redis",
+      "http://127.0.0.1:1",
+    ]);
+    assert.equal((await notRedis.exit()).code, 2);
     using clientA = clientOf(a.port);
     assert.equal(await clientA.size(), 2);
+  },
+});
+
+Deno.test({
+  name:
+    "queue-server --redis with a password in the URL serves; a wrong password is one error line that does not show it, exit 1",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    const admin = newRedisClient(redis.url, { deadlineMs: 2000 });
+    try {
+      await connectRedis(admin, 2000);
+      await admin.configSet("requirepass", "s3cret");
+    } finally {
+      admin.destroy();
+    }
+    const withPassword = (password: string) =>
+      redis.url.replace("redis://", `redis://:${password}@`);
+    await using a = await startOnRedis(3, withPassword("s3cret"));
+    using client = clientOf(a.port);
+    assert.equal(await client.put("x"), true);
+    assert.equal(await client.pop(), "x");
+    await using wrong = spawnProgram("queue-server", [
+      "0",
+      "3",
+      "--redis",
+      withPassword("wrong-one"),
+    ]);
+    const [status, stderr] = await Promise.all([
+      wrong.exit(),
+      wrong.stderr.rest(),
+    ]);
+    assert.equal(status.code, 1);
+    assert.equal(stderr.length, 1);
+    assert.match(stderr[0]!, /^error: Cannot use Redis at redis:\/\/127/);
+    assert.doesNotMatch(stderr[0]!, /wrong-one/);
+  },
+});
+
+Deno.test({
+  name:
+    "queue-server --redis stops on SIGTERM with exit 0 while Redis is down, ending its waiting Pop with UNAVAILABLE",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    await using a = await startOnRedis(3, redis.url);
+    using waiting = new WaitingClient(a.port);
+    const waitingPop = outcome(waiting.pop({ wait_ms: 60_000 }).answer);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await redis.kill();
+    assert.equal(await within(waitingPop, "the waiting Pop"), "UNAVAILABLE");
+    a.server.kill("SIGTERM");
+    assert.equal((await a.server.exit()).code, 0);
   },
 });

@@ -270,9 +270,13 @@ export class RedisStore implements QueueStore {
    */
   async pop(options: WaitOptions = {}): Promise<string | undefined> {
     this.#check(options.signal);
-    const item = await this.#popFrom(this.#keys.items);
     const { waitMs = 0 } = options;
-    if (item !== undefined || waitMs <= 0) return item;
+    // A waiting pop goes behind this server's earlier waiting pops, which
+    // the blocking connection serves first.
+    if (waitMs <= 0 || this.#popWaiters.size === 0) {
+      const item = await this.#popFrom(this.#keys.items);
+      if (item !== undefined || waitMs <= 0) return item;
+    }
     this.#check(options.signal);
     const waiting = this.#wait(this.#popWaiters, {}, undefined, options);
     this.#popping ??= this.#servePops().finally(() => {
@@ -638,6 +642,32 @@ export class RedisStore implements QueueStore {
       `appendfsync ${config.appendfsync}: a Redis crash may lose ` +
       `acknowledged items (set appendonly yes and appendfsync always)`;
   }
+}
+
+/**
+ * Checks a Redis URL: `redis://` or `rediss://`, a host, and at most a
+ * database number as its path; returns it unchanged.
+ *
+ * @throws {RangeError} when it is not such a URL (the message never shows a
+ * password)
+ */
+export function parseRedisUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    !url || !["redis:", "rediss:"].includes(url.protocol) || !url.hostname ||
+    !/^(\/\d*)?$/.test(url.pathname)
+  ) {
+    throw new RangeError(
+      `Invalid Redis URL "${url ? describeUrl(text) : text}": expected ` +
+        `redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://...`,
+    );
+  }
+  return text;
 }
 
 /** The URL without its password, for messages: `redis://host:port/db`. */
