@@ -89,6 +89,13 @@ export interface RedisStoreReport {
   durabilityWarning: string | undefined;
 }
 
+/**
+ * The most UTF-8 bytes of items that this server's waiting puts hold in
+ * memory together, as in the memory store: past it a put answers false at
+ * once instead of waiting.
+ */
+const MAX_WAITING_BYTES = 16 * 1024 * 1024;
+
 /** The longest one blocking pop waits in Redis before it is issued again. */
 const BLOCK_SECONDS = 1;
 
@@ -103,6 +110,7 @@ interface Waiter<T> {
 
 interface PutWaiter extends Waiter<boolean> {
   item: string;
+  bytes: number;
 }
 
 /** The Redis keys of one queue. */
@@ -174,6 +182,7 @@ export class RedisStore implements QueueStore {
   #maxBytes: number;
   #size = 0;
   #bytes = 0;
+  #waitingBytes = 0;
   readonly #putWaiters = new Set<PutWaiter>();
   readonly #popWaiters = new Set<Waiter<string | undefined>>();
   readonly #deadlines = new Deadlines();
@@ -251,13 +260,22 @@ export class RedisStore implements QueueStore {
   async put(item: string, options: WaitOptions = {}): Promise<boolean> {
     this.#check(options.signal);
     const { waitMs = 0 } = options;
-    const wait = waitMs > 0 && utf8Bytes(item) <= this.#maxBytes;
+    const bytes = utf8Bytes(item);
+    const wait = waitMs > 0 && bytes <= this.#maxBytes &&
+      this.#waitingBytes + bytes <= MAX_WAITING_BYTES;
     if (this.#putWaiters.size === 0 && await this.#tryPut(item, wait)) {
       return true;
     }
-    if (!wait) return false;
+    if (!wait || this.#waitingBytes + bytes > MAX_WAITING_BYTES) return false;
     this.#check(options.signal);
-    const waiting = this.#wait(this.#putWaiters, { item }, false, options);
+    this.#waitingBytes += bytes;
+    const waiting = this.#wait(
+      this.#putWaiters,
+      { item, bytes },
+      false,
+      options,
+      () => this.#waitingBytes -= bytes,
+    );
     // The first try raised the flag: a pop from now on publishes, but one
     // may have made room between that try and this wait.
     if (this.#putWaiters.size === 1) this.#admitPuts();
@@ -494,16 +512,19 @@ export class RedisStore implements QueueStore {
    * then resolves to `timedOut`), or its signal or the store ends it. A
    * waiter whose Redis step is running leaves only once the step answers,
    * so that an item is never stored or taken for a caller who left.
+   * `release` runs once, when it leaves the queue for any reason.
    */
   #wait<T, W extends Waiter<T>>(
     waiters: Set<W>,
     kind: Omit<W, keyof Waiter<T>>,
     timedOut: T,
     { waitMs = 0, signal }: WaitOptions,
+    release = () => {},
   ): Promise<T> {
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const detach = () => {
-      waiters.delete(waiter);
+      if (!waiters.delete(waiter)) return;
+      release();
       this.#deadlines.remove(deadline);
       signal?.removeEventListener("abort", onAbort);
     };

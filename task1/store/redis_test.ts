@@ -215,3 +215,17 @@ test("Redis store on a paused Redis fails calls within its deadline with a one-l
   assert.deepEqual(seen, [false, true]);
   assert.equal(await store.pop(), "a");
 });
+
+test("Redis store: waiting puts hold at most 16 MiB of items in memory; past that a put answers false at once", async () => {
+  await using redis = await startRedis();
+  await using store = await open(redis, 1);
+  assert.equal(await store.put("full"), true);
+  const big = "x".repeat(9 * 1024 * 1024);
+  const waiting = store.put(big, { waitMs: 10_000 });
+  await until(() => store.status().waitingPuts === 1, "a waiting put");
+  assert.equal(await store.put(big, { waitMs: 10_000 }), false);
+  assert.equal(store.status().waitingPuts, 1);
+  assert.equal(await store.pop(), "full");
+  assert.equal(await within(waiting, "the waiting put"), true);
+  assert.equal((await store.pop())?.length, big.length);
+});
