@@ -36,10 +36,9 @@ import {
 import { openRedisStore, parseRedisUrl } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 
-const USAGE = `Usage: queue-server PORT SIZE [--data FILE] [--max-bytes BYTES]
-                    [--host ADDR] [--quiet]
-       queue-server PORT SIZE --redis URL [--redis-key NAME] [--max-bytes BYTES]
-                    [--host ADDR] [--quiet]
+const USAGE =
+  `Usage: queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]]
+                    [--max-bytes BYTES] [--host ADDR] [--quiet]
                     [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 
 Serves a bounded first-in, first-out queue over gRPC (queue.v1.QueueService),
@@ -53,8 +52,8 @@ Options:
   --data FILE        keep the queue in FILE, an SQLite database created if
                      missing; without it the queue lives in memory only
   --redis URL        keep the queue in Redis, shared by every queue-server
-                     given the same URL and key: redis://[:PASSWORD@]HOST:PORT[/DB]
-                     or rediss:// for TLS
+                     given the same URL and key; URL is
+                     redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS
   --redis-key NAME   the queue's name in Redis (default queue)
   --max-bytes BYTES  the most bytes of items queued, counted as the UTF-8
                      bytes of the items (default 1GiB; suffixes KiB, MiB, GiB)
