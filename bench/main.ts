@@ -2,8 +2,8 @@
  * `deno task bench [SECTION...]`: measures the roster and queue servers side
  * by side with references taken in the same run, prints one Markdown table
  * and writes it to `bench/RESULTS.md` with the date, Deno version and
- * machine. The sections are `roster`, `queue`, `session`, `store` and
- * `security`; naming some
+ * machine. The sections are `roster`, `queue`, `session`, `store`,
+ * `security` and `redis`; naming some
  * runs only those, and then their table replaces only their own block at
  * the end of `bench/RESULTS.md`.
  *
@@ -38,6 +38,7 @@ import {
   queueSecurityRun,
   rosterTlsPair,
 } from "./security_bench.ts";
+import { redisBytesPerItem, sharedThroughput } from "./redis_bench.ts";
 import { pipedClient } from "./session_bench.ts";
 import {
   clusterChurn,
@@ -602,6 +603,80 @@ async function storeFigures(): Promise<void> {
   for (const problem of soak.problems) console.error(`  ${problem}`);
 }
 
+async function redisFigures(): Promise<void> {
+  if (!(await hasH2load())) {
+    throw new Error(
+      "the redis section needs h2load (apt-get install nghttp2-client)",
+    );
+  }
+  const calls = 40_000;
+  const rate = (r: { callsPerSecond: number }) => r.callsPerSecond;
+  console.error("in-memory put+pop c=64");
+  const memory = await repeat("in-memory", async () => {
+    await using server = await startQueueServer(1_000_000);
+    return await h2loadRun(server, "put+pop", 64, calls);
+  });
+  const shared = [];
+  for (const servers of [1, 2, 3]) {
+    console.error(`${servers} queue-servers on one Redis, put+pop`);
+    shared.push(
+      await repeat(
+        `${servers} servers`,
+        () => sharedThroughput(servers, calls),
+      ),
+    );
+  }
+  const [one, two, three] = shared as [
+    typeof shared[0],
+    typeof shared[0],
+    typeof shared[0],
+  ];
+  const cpu = (results: typeof one) =>
+    `queue-servers ${
+      spread(results.map((r) => r.serverCpuMicros), unit(3, " µs"))
+    }, redis-server ${
+      spread(results.map((r) => r.redisCpuMicros), unit(3, " µs"))
+    } per call`;
+  row(
+    `redis: 1 queue-server on Redis, put+pop c=64, calls/s (h2load, ${calls} calls)`,
+    spread(one.map(rate), unit(3, "/s")),
+    `in-memory ${spread(memory.map(rate), unit(3, "/s"))}`,
+    unit(3, "%")(100 * median(one.map(rate)) / median(memory.map(rate))),
+    ">= 70%",
+  );
+  for (const [servers, results] of [[1, one], [2, two], [3, three]] as const) {
+    row(
+      `redis: ${servers} queue-server${
+        servers > 1 ? "s" : ""
+      } sharing one Redis, put+pop, calls/s; CPU per call`,
+      spread(results.map(rate), unit(3, "/s")),
+      cpu(results),
+      servers === 1 ? "" : unit(3, "x")(
+        median(results.map(rate)) / median(one.map(rate)),
+      ) + " of 1 server",
+    );
+  }
+  row(
+    "redis: in-memory server's CPU per put+pop call, same run",
+    spread(memory.map((r) => r.serverCpuMicros), unit(3, " µs")),
+  );
+
+  console.error("Redis memory per item");
+  const items = 100_000;
+  const [redisBytes] = await repeat(
+    "redis memory",
+    () => redisBytesPerItem(items),
+    1,
+  );
+  row(
+    `redis: Redis used_memory per queued 16-byte item (${items} items)`,
+    unit(3, " B")(redisBytes!),
+    `in-memory queue core ${
+      unit(3, " B")(queueCoreHeapBytesPerItem(items))
+    } of V8 heap per item`,
+  );
+}
+
 function table(): string {
   const lines = [
     "| figure | value: median (min-max) | reference, same run | ratio | target |",
@@ -621,6 +696,7 @@ const SECTIONS = {
   store: storeFigures,
   cluster: clusterFigures,
   security: securityFigures,
+  redis: redisFigures,
 } as const;
 
 /** Marks the block of a section run alone in RESULTS.md. */

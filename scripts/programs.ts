@@ -50,7 +50,9 @@ export const PROGRAMS = {
   },
   "queue-server": {
     entry: "task1/server_main.ts",
-    // grpc-js reads these variables when it loads; grpc-health-check and
+    // grpc-js reads these variables when it loads (and @redis/client, for
+    // --redis, the last two: debug switches of its maintenance-notification
+    // support, read when it connects); grpc-health-check and
     // @grpc/reflection read their own .proto files from node_modules (with
     // an access check that asks for the uid) when they load; read access is
     // broad for the TLS and token files (above).
@@ -71,7 +73,7 @@ export const PROGRAMS = {
     // live heap (see largeItemCollector in task1/queue_server.ts).
     permissions: [
       "--allow-net",
-      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+      "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
       "--allow-read",
       "--allow-write",
       "--allow-sys=uid",

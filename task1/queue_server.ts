@@ -20,6 +20,7 @@ import {
   type QueueStore,
   StoreClosedError,
   StoreFailedError,
+  StoreUnavailableError,
 } from "./store/mod.ts";
 import { MemoryStore } from "./store/memory.ts";
 import {
@@ -171,10 +172,9 @@ export function createQueueServer(
   options: QueueServerOptions = {},
 ): QueueServer {
   const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
-  const {
-    maxBytes = DEFAULT_MAX_BYTES,
-    store = new MemoryStore(capacity, { maxBytes }),
-  } = options;
+  const { maxBytes = DEFAULT_MAX_BYTES } = options;
+  const store: QueueStore = options.store ??
+    new MemoryStore(capacity, { maxBytes });
   // Aborted by shutdown: sessions then take no further command.
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
@@ -193,6 +193,13 @@ export function createQueueServer(
   const health = new HealthImplementation({
     "": "SERVING",
     [QUEUE_SERVICE_NAME]: "SERVING",
+  });
+  // A remote store reports NOT_SERVING while it cannot reach its server.
+  store.watchAvailability?.((available) => {
+    if (closing.signal.aborted) return;
+    const status = available ? "SERVING" : "NOT_SERVING";
+    health.setStatus("", status);
+    health.setStatus(QUEUE_SERVICE_NAME, status);
   });
   health.addToServer(server);
   new ReflectionService(pkg).addToServer(server);
@@ -407,8 +414,8 @@ function unary<Request, Response>(
  * The one place that maps a handler's error to a gRPC status: a
  * `RangeError` is the caller's fault (INVALID_ARGUMENT, with its message); a
  * wait ended by the call's deadline is DEADLINE_EXCEEDED and by its
- * cancellation CANCELLED; a store that is shutting down or has failed is
- * UNAVAILABLE; anything else is INTERNAL, without details that could leak
+ * cancellation CANCELLED; a store that is shutting down, has failed or
+ * cannot reach its server for now is UNAVAILABLE; anything else is INTERNAL, without details that could leak
  * internals.
  */
 export function toStatus(error: unknown): Partial<grpc.StatusObject> {
@@ -422,6 +429,9 @@ export function toStatus(error: unknown): Partial<grpc.StatusObject> {
     return { code: grpc.status.CANCELLED, details: "Call cancelled" };
   }
   if (error instanceof StoreClosedError) {
+    return { code: grpc.status.UNAVAILABLE, details: error.message };
+  }
+  if (error instanceof StoreUnavailableError) {
     return { code: grpc.status.UNAVAILABLE, details: error.message };
   }
   if (error instanceof StoreFailedError) {

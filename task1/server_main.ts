@@ -1,6 +1,6 @@
 /**
- * `queue-server PORT SIZE [--data FILE] [--max-bytes BYTES]`: the queue
- * server's command line.
+ * `queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]]
+ * [--max-bytes BYTES]`: the queue server's command line.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import {
   type Program,
   type ProgramContext,
   runProgram,
+  UsageError,
 } from "../lib/cli.ts";
 import v8 from "node:v8";
 import {
@@ -32,10 +33,13 @@ import {
   MAX_WAIT_MS,
   type QueueStore,
 } from "./store/mod.ts";
+import { parseRedisUrl } from "../lib/redis.ts";
+import { openRedisStore } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 
-const USAGE = `Usage: queue-server PORT SIZE [--data FILE] [--max-bytes BYTES]
-                    [--host ADDR] [--quiet]
+const USAGE =
+  `Usage: queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]]
+                    [--max-bytes BYTES] [--host ADDR] [--quiet]
                     [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 
 Serves a bounded first-in, first-out queue over gRPC (queue.v1.QueueService),
@@ -48,6 +52,10 @@ Arguments:
 Options:
   --data FILE        keep the queue in FILE, an SQLite database created if
                      missing; without it the queue lives in memory only
+  --redis URL        keep the queue in Redis, shared by every queue-server
+                     given the same URL and key; URL is
+                     redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS
+  --redis-key NAME   the queue's name in Redis (default queue)
   --max-bytes BYTES  the most bytes of items queued, counted as the UTF-8
                      bytes of the items (default 1GiB; suffixes KiB, MiB, GiB)
   --host ADDR        address to listen on (default 0.0.0.0; :: for IPv6)
@@ -63,6 +71,13 @@ an item a Pop returned is off the disk: a crash loses nothing acknowledged.
 A Put or Pop with wait_ms waits, in the order the calls came, for room or
 for an item, for at most wait_ms (at most ${MAX_WAIT_MS} ms, 1 hour) and
 never past the call's deadline.
+
+With --redis, SIZE and BYTES are stored with a new queue; a server started
+with other values uses the stored ones and says so on stderr. True means
+Redis has the item; it survives a Redis crash only if Redis runs with
+appendonly yes and appendfsync always (the server warns at start otherwise).
+While Redis is unreachable, calls fail at once with UNAVAILABLE, health
+reports NOT_SERVING, and the server serves again when Redis is back.
 
 The first line on stderr says where the server listens. SIGINT or SIGTERM
 stops accepting calls, ends the waiting ones, lets the others finish for up
@@ -84,6 +99,8 @@ async function main(
   const { values, positionals } = parseCommandLine(args, {
     host: { type: "string", default: "0.0.0.0" },
     data: { type: "string" },
+    redis: { type: "string" },
+    "redis-key": { type: "string" },
     "max-bytes": { type: "string", default: String(DEFAULT_MAX_BYTES) },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -99,16 +116,40 @@ async function main(
   const capacity = parseArgument(sizeText, parseCapacity);
   const maxBytes = parseArgument(values["max-bytes"], parseByteSize);
   const { host, quiet, data } = values;
-  checkHeapHolds(maxBytes);
+  const redis = values.redis === undefined
+    ? undefined
+    : parseArgument(values.redis, parseRedisUrl);
+  if (redis !== undefined && data !== undefined) {
+    throw new UsageError("--data and --redis cannot be used together");
+  }
+  if (values["redis-key"] !== undefined && redis === undefined) {
+    throw new UsageError("--redis-key needs --redis");
+  }
+  if (redis === undefined) checkHeapHolds(maxBytes);
   const { warning, ...security } = await readServerSecurity(values, host);
 
   // This program reports its own errors, one line each; grpc-js's log would
   // repeat them with less context.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  const store: QueueStore & Partial<Pick<SqliteStore, "journalStats">> =
-    data === undefined
+  let store: QueueStore & Partial<Pick<SqliteStore, "journalStats">>;
+  const notes: string[] = [];
+  if (redis !== undefined) {
+    const key = values["redis-key"] ?? "queue";
+    const opened = await openRedisStore(redis, capacity, { maxBytes, key });
+    store = opened.store;
+    const { report } = opened;
+    if (report.capacity !== capacity || report.maxBytes !== maxBytes) {
+      notes.push(
+        `queue-server: the queue "${key}" in Redis has SIZE ${report.capacity} ` +
+          `and --max-bytes ${report.maxBytes}, which it keeps (not ${capacity} and ${maxBytes})`,
+      );
+    }
+    if (report.durabilityWarning) notes.push(report.durabilityWarning);
+  } else {
+    store = data === undefined
       ? new MemoryStore(capacity, { maxBytes })
       : await openSqliteStore(data, capacity, { maxBytes });
+  }
   const server = createQueueServer(capacity, { store, ...security });
   let boundPort: number;
   try {
@@ -119,8 +160,9 @@ async function main(
   }
   console.error(`queue-server listening on ${formatHostPort(host, boundPort)}`);
   if (warning !== undefined) console.error(warning);
+  for (const note of notes) console.error(note);
   const { size, bytes } = store.status();
-  if (size > capacity || bytes > maxBytes) {
+  if (data !== undefined && size > capacity || bytes > maxBytes) {
     console.error(
       `queue-server: ${data} holds ${size} items (${bytes} bytes), more than ` +
         `SIZE ${capacity} or --max-bytes ${maxBytes}; Puts answer False until there is room`,

@@ -23,6 +23,7 @@
  */
 import {
   connectRedis,
+  describeUrl,
   newRedisClient,
   type RedisClient,
   RedisScript,
@@ -181,7 +182,7 @@ export class RedisMembership implements Membership {
       membership.#client.destroy();
       membership.#reader.destroy();
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot use Redis at "${url}": ${reason}`);
+      throw new Error(`Cannot use Redis at "${describeUrl(url)}": ${reason}`);
     }
     membership.#reading = membership.#read();
     membership.#scheduleHeartbeat();

@@ -20,6 +20,7 @@ import {
   serverSecurityUsage,
 } from "../lib/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
+import { parseRedisUrl } from "../lib/redis.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
@@ -43,7 +44,8 @@ Options:
   --quiet            do not log joins and leaves on stderr
 ${serverSecurityUsage(21)}
   --redis URL        share the roster with the other servers of the cluster
-                     through this Redis (redis://HOST:PORT[/DB])
+                     through this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
+                     or rediss:// for TLS)
   --cluster NAME     the cluster's name in Redis (default roster)
   --node-ttl SECONDS how long a server cut off from Redis stays in the roster;
                      it closes its clients after that long (default 3)
@@ -65,16 +67,6 @@ function logStatus(message: string): void {
 }
 
 const CLUSTER_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** Checks a Redis URL enough to give a clear usage error. */
-function parseRedisUrl(text: string): string {
-  if (!/^redis:\/\/[^\s]+$/.test(text)) {
-    throw new RangeError(
-      `Invalid Redis URL "${text}": expected redis://HOST:PORT[/DB]`,
-    );
-  }
-  return text;
-}
 
 /** Checks a cluster name: 1 to 64 letters, digits, "_", "." or "-". */
 function parseClusterName(text: string): string {

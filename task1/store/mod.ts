@@ -1,7 +1,8 @@
 /**
  * Where the queue's items live, behind one interface: the gRPC handlers call a
  * {@linkcode QueueStore} and never know whether it keeps the items in memory
- * ({@linkcode MemoryStore}) or in a file (`openSqliteStore`). Waiting is part
+ * ({@linkcode MemoryStore}), in a file (`openSqliteStore`) or in Redis
+ * (`openRedisStore`). Waiting is part
  * of the contract, so that every store waits in its own way (a queue of
  * continuations in memory, `BLPOP` in a remote store) and the handlers never
  * poll.
@@ -80,6 +81,14 @@ export interface QueueStore extends AsyncDisposable {
    */
   readonly failed: AbortSignal;
   /**
+   * Calls `listener` with false when the store becomes unreachable for a
+   * while (a remote store lost its server: every operation then rejects
+   * with a {@linkcode StoreUnavailableError} until it is back) and with true
+   * when it serves again. A store that cannot become unreachable (memory, a
+   * local file) has no such method.
+   */
+  watchAvailability?(listener: (available: boolean) => void): void;
+  /**
    * Refuses new operations, ends every waiting call with a
    * {@linkcode StoreClosedError}, makes what was decided durable and
    * releases the store's resources.
@@ -97,4 +106,14 @@ export class StoreClosedError extends Error {
 export class StoreFailedError extends Error {
   /** The class name, for messages and logs. */
   override name = "StoreFailedError";
+}
+
+/**
+ * The store cannot reach where it keeps the items right now (a remote store
+ * lost its server); it recovers by itself once the server is back. Its
+ * message is one line saying why.
+ */
+export class StoreUnavailableError extends Error {
+  /** The class name, for messages and logs. */
+  override name = "StoreUnavailableError";
 }

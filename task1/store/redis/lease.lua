@@ -1,0 +1,27 @@
+-- Renews this server's lease, and returns the in-flight items of servers
+-- whose leases ran out to the head of the queue (they died between taking
+-- an item with a blocking pop and delivering it).
+-- KEYS[1]: the servers' leases (a sorted set: server id -> expiry, in ms of
+--          Redis's clock)
+-- KEYS[2]: the items
+-- KEYS[3]: the flag that says a put waits for room
+-- ARGV[1]: this server's id
+-- ARGV[2]: the lease's length in ms
+-- ARGV[3]: the prefix of the in-flight lists (the list of server ID is
+--          ARGV[3] .. ID, in the same hash slot as the other keys)
+-- ARGV[4]: '1' when puts wait for room on this server (raises the flag)
+-- Returns the number of items returned to the queue.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+end
+local returned = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  while redis.call('LMOVE', ARGV[3] .. id, KEYS[2], 'RIGHT', 'LEFT') do
+    returned = returned + 1
+  end
+  redis.call('ZREM', KEYS[1], id)
+end
+return returned
