@@ -284,6 +284,20 @@ export async function startServer(
 }
 
 /**
+ * Starts the real queue server with capacity `size` on 127.0.0.1, port 0,
+ * with `extra` options added.
+ */
+export function startQueueServer(
+  size: number,
+  ...extra: string[]
+): Promise<StartedServer> {
+  return startServer("queue-server", [
+    ...["0", String(size), "--host", "127.0.0.1"],
+    ...extra,
+  ]);
+}
+
+/**
  * Starts `count` roster servers on port 0 sharing one roster through the
  * Redis at `redisUrl`, each with `args` added; dispose each to kill it.
  */

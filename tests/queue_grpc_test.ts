@@ -9,16 +9,7 @@ import { service as healthService } from "grpc-health-check";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
-import { type StartedServer, startServer, within } from "./harness.ts";
-
-function startQueueServer(size: number): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    String(size),
-    "--host",
-    "127.0.0.1",
-  ]);
-}
+import { startQueueServer, within } from "./harness.ts";
 
 function clientOf(port: number): QueueClient {
   return new QueueClient({ hostname: "127.0.0.1", port });

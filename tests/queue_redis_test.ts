@@ -12,7 +12,7 @@ import {
   deadPort,
   spawnProgram,
   type StartedServer,
-  startServer,
+  startQueueServer,
   within,
 } from "./harness.ts";
 import { REDIS_MISSING, startRedis } from "./redis.ts";
@@ -24,15 +24,7 @@ function startOnRedis(
   url: string,
   ...extra: string[]
 ): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    String(size),
-    "--host",
-    "127.0.0.1",
-    "--redis",
-    url,
-    ...extra,
-  ]);
+  return startQueueServer(size, "--redis", url, ...extra);
 }
 
 function clientOf(port: number): QueueClient {

@@ -7,6 +7,7 @@ import {
   type ProgramOutput,
   runToEnd,
   type StartedServer,
+  startQueueServer,
   startServer,
   within,
 } from "./harness.ts";
@@ -22,14 +23,11 @@ function startSecureServer(
   pki: TestPki,
   ...extra: string[]
 ): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    "3",
-    "--host",
-    "127.0.0.1",
+  return startQueueServer(
+    3,
     ...["--tls-cert", pki.cert, "--tls-key", pki.key],
     ...extra,
-  ]);
+  );
 }
 
 const SEED_INPUT = QUEUE_SEED_SESSION.map(([line]) => `${line}\n`).join("");

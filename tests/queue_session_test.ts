@@ -18,8 +18,7 @@ import {
   processStats,
   SilentServer,
   spawnProgram,
-  type StartedServer,
-  startServer,
+  startQueueServer,
   within,
 } from "./harness.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
@@ -54,15 +53,6 @@ if (!pythonGrpc) {
     "queue_session_test.ts: the tests against the seed's Python server (version 1) did not run: " +
       `they need ${V1_SERVER} and Debian's python3-grpcio and python3-protobuf (apt-get install python3-grpcio python3-protobuf)`,
   );
-}
-
-function startQueueServer(size: number): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    String(size),
-    "--host",
-    "127.0.0.1",
-  ]);
 }
 
 /** The seed's Python server (version 1 of the contract, no Session). */

@@ -10,26 +10,12 @@ import { QueueClient } from "../task1/queue_client.ts";
 import {
   processStats,
   spawnProgram,
-  type StartedServer,
-  startServer,
+  startQueueServer,
   within,
 } from "./harness.ts";
 import { crashRound, drain } from "./queue_crash.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
 import { WaitingClient } from "./waiting_client.ts";
-
-function startQueueServer(
-  size: number,
-  ...extra: string[]
-): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    String(size),
-    "--host",
-    "127.0.0.1",
-    ...extra,
-  ]);
-}
 
 function clientOf(port: number): QueueClient {
   return new QueueClient({ hostname: "127.0.0.1", port });

@@ -8,23 +8,9 @@ import {
   deadPort,
   SilentServer,
   spawnProgram,
-  type StartedServer,
-  startServer,
+  startQueueServer,
 } from "./harness.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
-
-function startQueueServer(
-  size: number,
-  ...extra: string[]
-): Promise<StartedServer> {
-  return startServer("queue-server", [
-    "0",
-    String(size),
-    "--host",
-    "127.0.0.1",
-    ...extra,
-  ]);
-}
 
 /** Runs `queue-client` to its end with `input` piped in; returns its output. */
 async function runClient(args: string[], input?: string) {
