@@ -276,7 +276,7 @@ async function clusterFigures(): Promise<void> {
 }
 
 async function queueFigures(): Promise<void> {
-  const useH2load = await hasH2load();
+  const useH2load = hasH2load();
   if (!useH2load) {
     console.error(
       "h2load not found (Debian: apt-get install nghttp2-client); " +
@@ -367,7 +367,7 @@ async function queueFigures(): Promise<void> {
 
 async function securityFigures(): Promise<void> {
   await using pki = await makeTestPki();
-  if (await hasH2load()) {
+  if (hasH2load()) {
     console.error("queue put+pop over TLS, with a token, with both");
     const runs = await repeat(
       "plain, TLS, token, both",
@@ -433,7 +433,7 @@ async function securityFigures(): Promise<void> {
 }
 
 async function sessionFigures(): Promise<void> {
-  if (!await hasH2load()) {
+  if (!hasH2load()) {
     throw new Error(
       "The session figures need h2load (Debian: apt-get install nghttp2-client)",
     );
@@ -604,7 +604,7 @@ async function storeFigures(): Promise<void> {
 }
 
 async function redisFigures(): Promise<void> {
-  if (!(await hasH2load())) {
+  if (!hasH2load()) {
     throw new Error(
       "the redis section needs h2load (apt-get install nghttp2-client)",
     );
@@ -705,11 +705,12 @@ const sectionMarker = (name: string) => `<!-- bench section ${name} -->`;
 async function main(args: string[]): Promise<void> {
   const unknown = args.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {
-    throw new Error(
-      `Unknown section "${unknown[0]}": expected ${
+    console.error(
+      `error: Unknown section "${unknown[0]}": expected ${
         Object.keys(SECTIONS).join(", ")
       }`,
     );
+    Deno.exit(2);
   }
   const names = (args.length > 0 ? args : Object.keys(SECTIONS)) as (
     keyof typeof SECTIONS

@@ -11,6 +11,7 @@ import { parseHostPort } from "../lib/address.ts";
 import { BoundedQueue } from "../task1/bounded_queue.ts";
 import { QueueClient } from "../task1/queue_client.ts";
 import {
+  commandSucceeds,
   LineQueue,
   processStats,
   type RunningProgram,
@@ -102,17 +103,8 @@ export interface H2loadOptions {
 }
 
 /** Whether h2load (Debian's nghttp2-client) is on PATH. */
-export async function hasH2load(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("h2load", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
+export function hasH2load(): boolean {
+  return commandSucceeds("h2load", ["--version"]);
 }
 
 /**

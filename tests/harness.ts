@@ -14,6 +14,19 @@ export const WAIT_MS = 15_000;
 
 const root = new URL("../", import.meta.url);
 
+/**
+ * Whether `command` with `args` runs here and exits 0: how the tests and the
+ * bench find the peers they need (redis-server, h2load, Python's grpcio).
+ */
+export function commandSucceeds(command: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves to `promise`, or rejects with a message naming `what` after `ms`. */
 export async function within<T>(
   promise: Promise<T>,

@@ -14,6 +14,7 @@ import { QueueClient, type QueueOperations } from "../task1/queue_client.ts";
 import { runRepl } from "../task1/repl.ts";
 import { SessionClient } from "../task1/session_client.ts";
 import {
+  commandSucceeds,
   deadPort,
   processStats,
   SilentServer,
@@ -33,21 +34,10 @@ const V1_SERVER = new URL(
 ).pathname;
 
 /** Whether the seed's Python server can run here. */
-async function hasPythonGrpc(): Promise<boolean> {
-  try {
-    await Deno.stat(V1_SERVER);
-    const { success } = await new Deno.Command(PYTHON, {
-      args: ["-c", "import grpc, google.protobuf"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-const pythonGrpc = await hasPythonGrpc();
+const pythonGrpc = commandSucceeds(PYTHON, [
+  "-c",
+  `import grpc, google.protobuf, os; open(${JSON.stringify(V1_SERVER)})`,
+]);
 if (!pythonGrpc) {
   console.error(
     "queue_session_test.ts: the tests against the seed's Python server (version 1) did not run: " +

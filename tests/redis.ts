@@ -10,23 +10,9 @@
  *
  * @module
  */
-import { deadPort, within } from "./harness.ts";
+import { commandSucceeds, deadPort, within } from "./harness.ts";
 
-/** Tells whether `redis-server` can be run here. */
-function findRedisServer(): boolean {
-  try {
-    new Deno.Command("redis-server", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const installed = findRedisServer();
+const installed = commandSucceeds("redis-server", ["--version"]);
 
 /**
  * True where `redis-server` is missing: the `ignore` of every test that
