@@ -1,11 +1,11 @@
 /**
  * `deno task build`: compiles each program into a standalone executable in the
  * repository root with `deno compile`, giving it the permissions listed in
- * `programs.ts` and nothing more.
+ * `programs.ts` and nothing more, and the V8 options listed there.
  *
  * @module
  */
-import { PROGRAMS } from "./programs.ts";
+import { PROGRAMS, runtimeFlags } from "./programs.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -13,10 +13,10 @@ const root = new URL("../", import.meta.url);
 async function compile(
   name: string,
   entry: string,
-  permissions: readonly string[],
+  flags: readonly string[],
 ) {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...permissions, "--output", name, entry],
+    args: ["compile", ...flags, "--output", name, entry],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -40,8 +40,12 @@ function failureSummary(name: string, output: string): string {
 }
 
 async function main(): Promise<number> {
-  for (const [name, { entry, permissions }] of Object.entries(PROGRAMS)) {
-    const { code, output } = await compile(name, entry, permissions);
+  for (const [name, spec] of Object.entries(PROGRAMS)) {
+    const { code, output } = await compile(
+      name,
+      spec.entry,
+      runtimeFlags(spec),
+    );
     if (code !== 0) {
       console.error(`error: ${failureSummary(name, output)}`);
       return 1;

@@ -12,6 +12,8 @@ export interface ProgramSpec {
   entry: string;
   /** The permission flags given to `deno compile` and to `deno run` in tests. */
   permissions: readonly string[];
+  /** V8 options, given to `deno compile` and `deno run` as `--v8-flags`. */
+  v8Flags?: readonly string[];
 }
 
 /** The programs by executable name. */
@@ -19,6 +21,7 @@ export const PROGRAMS = {
   "roster-server": {
     entry: "task2/server_main.ts",
     permissions: ["--allow-net"],
+    v8Flags: ["--max-semi-space-size=2"],
   },
   "roster-client": {
     entry: "task2/client_main.ts",
@@ -49,3 +52,14 @@ export const PROGRAMS = {
 
 /** The name of one of the executables. */
 export type ProgramName = keyof typeof PROGRAMS;
+
+/**
+ * The flags of `deno run` and `deno compile` for one program: its
+ * permissions, then its V8 options if it has any.
+ */
+export function runtimeFlags(spec: ProgramSpec): string[] {
+  const { permissions, v8Flags = [] } = spec;
+  return v8Flags.length
+    ? [...permissions, `--v8-flags=${v8Flags.join(",")}`]
+    : [...permissions];
+}

@@ -1,13 +1,17 @@
 /**
  * Running the real programs as subprocesses in tests. By default each program
- * runs as `deno run` with exactly the permission flags its executable is built
- * with; when `BIN_DIR` is set, the compiled executables in that folder run
+ * runs as `deno run` with exactly the permission flags and V8 options its
+ * executable is built with; when `BIN_DIR` is set, the compiled executables in that folder run
  * instead. Every wait is bounded, and every process is killed on dispose.
  *
  * @module
  */
 import { readLines } from "../lib/lines.ts";
-import { type ProgramName, PROGRAMS } from "../scripts/programs.ts";
+import {
+  type ProgramName,
+  PROGRAMS,
+  runtimeFlags,
+} from "../scripts/programs.ts";
 
 /** The bound on any single wait in the tests, in milliseconds. */
 export const WAIT_MS = 15_000;
@@ -135,14 +139,14 @@ export class RunningProgram implements AsyncDisposable {
 
   /** Starts `name` with `args`. */
   constructor(name: ProgramName, args: string[], options: SpawnOptions = {}) {
-    const { entry, permissions } = PROGRAMS[name];
+    const spec = PROGRAMS[name];
     const binDir = Deno.env.get("BIN_DIR");
     this.process = new Deno.Command(
       binDir ? `${binDir}/${name}` : Deno.execPath(),
       {
         args: binDir
           ? args
-          : ["run", "--quiet", ...permissions, entry, ...args],
+          : ["run", "--quiet", ...runtimeFlags(spec), spec.entry, ...args],
         cwd: root,
         stdin: options.stdin ? "piped" : "null",
         stdout: "piped",
