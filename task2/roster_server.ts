@@ -11,9 +11,10 @@
 import {
   type Handshake,
   HANDSHAKE_READ_BYTES,
+  HandshakeDeadlines,
   parseHandshake,
 } from "./handshake.ts";
-import { OutboundLines } from "./outbound_lines.ts";
+import { OutboundLines, SharedChunk } from "./outbound_lines.ts";
 import { Roster } from "./roster.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
@@ -99,12 +100,18 @@ class Session {
   readonly name: string;
   readonly #conn: Deno.TcpConn;
   readonly #outbound: OutboundLines;
-  #writing = false;
+  /** The chunk being written, if a write is under way. */
+  #writing: Uint8Array | undefined;
 
-  constructor(name: string, conn: Deno.TcpConn, maxPendingBytes: number) {
+  constructor(
+    name: string,
+    conn: Deno.TcpConn,
+    maxPendingBytes: number,
+    shared: SharedChunk,
+  ) {
     this.name = name;
     this.#conn = conn;
-    this.#outbound = new OutboundLines(maxPendingBytes);
+    this.#outbound = new OutboundLines(maxPendingBytes, shared);
   }
 
   /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
@@ -121,25 +128,28 @@ class Session {
 
   /**
    * Writes `data`, then whatever queued meanwhile, chaining promises rather
-   * than awaiting in a loop: this runs for every client on every flush.
+   * than awaiting in a loop: this runs for every client on every flush, so
+   * the callbacks are made once per session, not once per write.
    */
   #write(data: Uint8Array): void {
-    this.#writing = true;
-    this.#conn.write(data).then(
-      (written) => {
-        const next = written < data.length
-          ? data.subarray(written)
-          : this.#outbound.take();
-        if (next) this.#write(next);
-        else this.#writing = false;
-      },
-      () => {
-        // The peer is gone; its reader sees the error and makes it leave.
-        this.#writing = false;
-        closeQuietly(this.#conn);
-      },
-    );
+    this.#writing = data;
+    this.#conn.write(data).then(this.#onWritten, this.#onFailed);
   }
+
+  readonly #onWritten = (written: number): void => {
+    const data = this.#writing!;
+    const next = written < data.length
+      ? data.subarray(written)
+      : this.#outbound.take();
+    if (next) this.#write(next);
+    else this.#writing = undefined;
+  };
+
+  readonly #onFailed = (): void => {
+    // The peer is gone; its reader sees the error and makes it leave.
+    this.#writing = undefined;
+    closeQuietly(this.#conn);
+  };
 }
 
 /** The roster, the joined sessions and every open connection. */
@@ -148,17 +158,23 @@ class RosterServer {
   readonly #sessions = new Set<Session>();
   readonly #connections = new Set<Deno.TcpConn>();
   readonly #maxClients: number;
-  readonly #handshakeTimeoutMs: number;
+  /** Closes a connection that has not sent its name in time. */
+  readonly #handshakes: HandshakeDeadlines<Deno.TcpConn>;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
+  /** Shared by every session, so clients waiting for the same lines share one copy. */
+  readonly #sharedChunk = new SharedChunk();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   closing = false;
 
   constructor(options: RosterServerOptions) {
     this.#maxClients = options.maxClients ?? 10_000;
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#handshakes = new HandshakeDeadlines<Deno.TcpConn>(
+      options.handshakeTimeoutMs ?? 10_000,
+      closeQuietly,
+    );
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
   }
@@ -200,17 +216,14 @@ class RosterServer {
   /** Reads the client's first bytes, or null if it closes or stays silent. */
   async #readFirst(conn: Deno.TcpConn): Promise<Uint8Array | null> {
     const buffer = new Uint8Array(HANDSHAKE_READ_BYTES);
-    const timer = setTimeout(
-      () => closeQuietly(conn),
-      this.#handshakeTimeoutMs,
-    );
+    this.#handshakes.add(conn);
     try {
       const count = await conn.read(buffer);
       return count === null ? null : buffer.subarray(0, count);
     } catch {
       return null;
     } finally {
-      clearTimeout(timer);
+      this.#handshakes.delete(conn);
     }
   }
 
@@ -223,7 +236,7 @@ class RosterServer {
     if (this.#roster.size >= this.#maxClients) {
       return `server is full (${this.#maxClients} clients)`;
     }
-    return new Session(name, conn, this.#maxPendingBytes);
+    return new Session(name, conn, this.#maxPendingBytes, this.#sharedChunk);
   }
 
   /**
