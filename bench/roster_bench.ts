@@ -11,8 +11,16 @@ import {
   startServer,
   within,
 } from "../tests/harness.ts";
+import { pinServer } from "./cpu_pin.ts";
+import { type RunningServer, startPeer } from "./peers.ts";
 import { rosterLineLength, RosterLoad } from "./roster_load.ts";
 import { percentile } from "./stats.ts";
+
+/**
+ * Which roster server a figure runs against: ours, or the peer, the seed's
+ * design written plainly in Python.
+ */
+export type RosterPeer = "roster-server" | "python";
 
 /** What one storm run measured. */
 export interface StormResult {
@@ -31,8 +39,26 @@ export interface StormResult {
 /** Bounds every phase of a figure, so a stuck run fails instead of hanging. */
 const PHASE_LIMIT_MS = 600_000;
 
-function startRosterServer() {
-  return startServer("roster-server", ["0", "--host", "127.0.0.1", "--quiet"]);
+/**
+ * Starts `peer` on a free port, pinned to the server core; `args` go to
+ * roster-server only (the peer takes none).
+ */
+async function startRoster(
+  peer: RosterPeer,
+  args: string[] = [],
+): Promise<RunningServer> {
+  if (peer === "python") return await startPeer("task2/server.py");
+  const started = await startServer("roster-server", [
+    ...["0", "--host", "127.0.0.1", "--quiet"],
+    ...args,
+  ]);
+  const { pid } = started.server.process;
+  await pinServer(pid);
+  return {
+    port: started.port,
+    pid,
+    [Symbol.asyncDispose]: () => started[Symbol.asyncDispose](),
+  };
 }
 
 function namesFor(count: number, prefix = "client"): string[] {
@@ -49,11 +75,15 @@ function generatorCpuSince(start: NodeJS.CpuUsage): number {
  * run ends when every client's newest line is the full roster of all, and
  * then they stay connected while the server's RSS is read (the idle figure).
  */
-export async function storm(count: number): Promise<StormResult> {
-  await using started = await startRosterServer();
+export async function storm(
+  count: number,
+  peer: RosterPeer = "roster-server",
+): Promise<StormResult> {
+  await using started = await startRoster(peer);
   await using load = new RosterLoad(started.port);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const names = namesFor(count);
+  await warmUp(load);
   const before = await processStats(pid);
   const cpuStart = cpuUsage();
   const allFull = load.expect(rosterLineLength(names));
@@ -78,19 +108,30 @@ export async function storm(count: number): Promise<StormResult> {
 }
 
 /**
+ * One client joins, gets its roster and leaves, so the figures that follow
+ * count what each client costs, not the server's first use of its code
+ * (pages of the executable, compiled code) that any first client pays.
+ */
+async function warmUp(load: RosterLoad): Promise<void> {
+  const name = "warmup";
+  const received = load.expect(name.length);
+  const client = await load.join(name);
+  await within(received, "the warm-up client's roster", PHASE_LIMIT_MS);
+  load.leave(client);
+  // Let both sides see the leave before anything is measured.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+/**
  * The idle figure's reference: server RSS per connection, in bytes, for
  * `count` connections that never send a name, so no roster traffic at all.
  */
 export async function silentConnectionBytes(count: number): Promise<number> {
-  await using started = await startServer("roster-server", [
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--quiet",
+  await using started = await startRoster("roster-server", [
     "--handshake-timeout",
     "600",
   ]);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const before = await processStats(pid);
   const conns: Deno.TcpConn[] = [];
   try {
@@ -125,6 +166,8 @@ export interface ChurnOptions {
   cycles?: number;
   /** How long to churn at most, in milliseconds. @default {Infinity} */
   durationMs?: number;
+  /** The server to churn. @default {"roster-server"} */
+  peer?: RosterPeer;
 }
 
 /**
@@ -136,10 +179,15 @@ export async function churn(
   readers: number,
   options: ChurnOptions = {},
 ): Promise<ChurnResult> {
-  const { stalled = 0, cycles = Infinity, durationMs = Infinity } = options;
-  await using started = await startRosterServer();
+  const {
+    stalled = 0,
+    cycles = Infinity,
+    durationMs = Infinity,
+    peer = "roster-server",
+  } = options;
+  await using started = await startRoster(peer);
   await using load = new RosterLoad(started.port);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const readerNames = namesFor(readers, "reader");
   const stalledNames = namesFor(stalled, "stalled");
   const base = [...readerNames, ...stalledNames];
@@ -244,6 +292,7 @@ export async function fanoutFloorMicros(
   }).spawn();
   const stdin = writer.stdin.getWriter();
   try {
+    await pinServer(writer.pid);
     const first = await new LineQueue(writer.stderr).next();
     const port = Number(first?.match(/:(\d+)$/)?.[1]);
     await using load = new RosterLoad(port);
