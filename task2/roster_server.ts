@@ -136,6 +136,7 @@ class Session {
     this.#conn.write(data).then(this.#onWritten, this.#onFailed);
   }
 
+  /** Writes the rest of a partial write, else what queued meanwhile. */
   readonly #onWritten = (written: number): void => {
     const data = this.#writing!;
     const next = written < data.length
@@ -145,6 +146,7 @@ class Session {
     else this.#writing = undefined;
   };
 
+  /** Gives up on a connection whose write failed. */
   readonly #onFailed = (): void => {
     // The peer is gone; its reader sees the error and makes it leave.
     this.#writing = undefined;
