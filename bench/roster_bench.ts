@@ -71,13 +71,15 @@ function generatorCpuSince(start: NodeJS.CpuUsage): number {
 }
 
 /**
- * Storm: `count` clients connect one after another as fast as they can; the
- * run ends when every client's newest line is the full roster of all, and
- * then they stay connected while the server's RSS is read (the idle figure).
+ * Storm: `count` clients connect one after another as fast as they can
+ * (`together` at a time); the run ends when every client's newest line is
+ * the full roster of all, and then they stay connected while the server's
+ * RSS is read (the idle figure).
  */
 export async function storm(
   count: number,
   peer: RosterPeer = "roster-server",
+  together = 1,
 ): Promise<StormResult> {
   await using started = await startRoster(peer);
   await using load = new RosterLoad(started.port);
@@ -90,7 +92,11 @@ export async function storm(
   const start = performance.now();
   const end = await within(
     (async () => {
-      for (const name of names) await load.join(name);
+      for (let i = 0; i < count; i += together) {
+        await Promise.all(
+          names.slice(i, i + together).map((name) => load.join(name)),
+        );
+      }
       return await allFull;
     })(),
     `storm of ${count}`,
