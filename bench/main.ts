@@ -1,11 +1,12 @@
 /**
  * `deno task bench [SECTION...]`: measures the roster and queue servers side
- * by side with references taken in the same run, prints one Markdown table
- * and writes it to `bench/RESULTS.md` with the date, Deno version and
- * machine. The sections are `roster`, `queue`, `session`, `store`,
- * `security` and `redis`; naming some
- * runs only those, and then their table replaces only their own block at
- * the end of `bench/RESULTS.md`.
+ * by side with references and the Python peers taken in the same run, prints
+ * one Markdown table and writes it to `bench/RESULTS.md` with the date, Deno
+ * version and machine. The sections are `roster`, `queue`, `session`,
+ * `store`, `cluster`, `security` and `redis`; naming some runs only those,
+ * and then their table replaces only their own block at the end of
+ * `bench/RESULTS.md`. Servers run on core 0 and the load on core 1
+ * (taskset), when there are two.
  *
  * @module
  */
@@ -23,6 +24,8 @@ import {
   type TargetServer,
   type Workload,
 } from "./queue_bench.ts";
+import { pinLoad } from "./cpu_pin.ts";
+import { hasPeer } from "./peers.ts";
 import {
   churn,
   type ChurnResult,
@@ -93,7 +96,43 @@ function row(
 const ms = unit(3, " ms");
 const seconds = unit(3, " s");
 
+/** Formats the ratio of two medians. */
+function ratio(ours: readonly number[], reference: readonly number[]): string {
+  return unit(2, "x")(median(ours) / median(reference));
+}
+
+/**
+ * Runs `ours` and `peer` in turn, `RUNS` times each, so both see the same
+ * machine; `peer` is skipped (empty results) when the Python peer is missing.
+ */
+async function sideBySide<T>(
+  what: string,
+  withPeer: boolean,
+  ours: () => Promise<T>,
+  peer: () => Promise<T>,
+  runs = RUNS,
+): Promise<[T[], T[]]> {
+  const results: [T[], T[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    console.error(`  ${what}: run ${i + 1} of ${runs}`);
+    results[0].push(await ours());
+    if (withPeer) results[1].push(await peer());
+  }
+  return results;
+}
+
 async function rosterFigures(): Promise<void> {
+  const withPeer = await hasPeer("task2/server.py");
+  if (!withPeer) {
+    console.error("the Python roster peer is missing: no peer figures");
+  }
+  const peerOr = (samples: number[], format: (value: number) => string) =>
+    samples.length
+      ? `Python peer ${spread(samples, format)}`
+      : "Python peer not run";
+  const peerRatio = (ours: number[], peer: number[]) =>
+    peer.length ? `${ratio(ours, peer)} peer` : "";
+
   console.error("loopback reference");
   const loopback = await repeat("loopback", () => loopbackBytesPerSecond());
   const loopbackRate = median(loopback);
@@ -102,32 +141,54 @@ async function rosterFigures(): Promise<void> {
     spread(loopback.map((r) => r / MB), unit(3, " MB/s")),
   );
 
-  let storms1000: StormResult[] = [];
+  let storms1000: [StormResult[], StormResult[]] = [[], []];
   for (const count of [100, 300, 1000]) {
     console.error(`storm ${count}`);
-    const results = await repeat(`storm ${count}`, () => storm(count));
+    const results = await sideBySide(
+      `storm ${count}`,
+      withPeer && count >= 300,
+      () => storm(count),
+      () => storm(count, "python"),
+    );
     if (count === 1000) storms1000 = results;
+    const [ours, peer] = results;
+    const time = (r: StormResult) => r.seconds;
     const bound = (r: { bytes: number }) => r.bytes / loopbackRate;
     row(
       `roster storm N=${count}: wall time to full roster everywhere`,
-      spread(results.map((r) => r.seconds), seconds),
-      `loopback bound ${spread(results.map(bound), seconds)}`,
-      `${spread(results.map((r) => r.seconds / bound(r)), unit(2, "x"))}`,
-      count === 1000 ? "<= 2x bound" : "",
+      spread(ours.map(time), seconds),
+      [
+        ...(count >= 300 ? [peerOr(peer.map(time), seconds)] : []),
+        `loopback bound ${spread(ours.map(bound), seconds)}`,
+      ].join("; "),
+      [
+        peerRatio(ours.map(time), peer.map(time)),
+        `${spread(ours.map((r) => r.seconds / bound(r)), unit(2, "x"))} bound`,
+      ].filter(Boolean).join("; "),
+      count >= 300 ? "<= 0.5x peer" : "",
     );
     row(
       `roster storm N=${count}: bytes delivered; server CPU per MB`,
-      `${spread(results.map((r) => r.bytes / MB), unit(3, " MB"))}; ${
+      `${spread(ours.map((r) => r.bytes / MB), unit(3, " MB"))}; ${
         spread(
-          results.map((r) => r.serverCpuSeconds * 1000 / (r.bytes / MB)),
+          ours.map((r) => r.serverCpuSeconds * 1000 / (r.bytes / MB)),
           ms,
         )
       }/MB`,
-      `generator CPU ${
-        spread(results.map((r) => r.generatorCpuSeconds), seconds)
-      }`,
-      "",
-      count === 1000 ? "<= 1 ms/MB" : "",
+      [
+        ...(peer.length
+          ? [
+            `Python peer ${
+              spread(peer.map((r) => r.bytes / MB), unit(3, " MB"))
+            }, server CPU ${
+              spread(peer.map((r) => r.serverCpuSeconds), seconds)
+            } (ours ${spread(ours.map((r) => r.serverCpuSeconds), seconds)})`,
+          ]
+          : []),
+        `generator CPU ${
+          spread(ours.map((r) => r.generatorCpuSeconds), seconds)
+        }`,
+      ].join("; "),
     );
   }
 
@@ -135,50 +196,82 @@ async function rosterFigures(): Promise<void> {
   const silent = await repeat("1000 silent", () => silentConnectionBytes(1000));
   const silentKiB = spread(silent.map((r) => r / 1024), unit(3, " KiB"));
   console.error("idle 10000");
-  const storms10000 = await repeat("storm 10000", () => storm(10_000), 1);
-  for (
-    const [count, results] of [[1000, storms1000], [
-      10_000,
-      storms10000,
-    ]] as const
-  ) {
+  // One at a time, each of 10,000 joins would send the whole roster to every
+  // client: 100 at a time, the server coalesces them and the run stays short.
+  const storms10000 = await repeat(
+    "storm 10000",
+    () => storm(10_000, "roster-server", 100),
+    1,
+  );
+  const kib = unit(3, " KiB");
+  const perClient = (results: StormResult[]) =>
+    results.map((r) => r.rssPerClient / 1024);
+  {
+    const [ours, peer] = storms1000;
     row(
-      `roster idle N=${count}: server RSS per client after a storm, all holding the final roster (joined in ${
-        spread(results.map((r) => r.seconds), seconds)
+      `roster idle N=1000: server RSS growth per client after a storm, all holding the final roster (ours joined in ${
+        spread(ours.map((r) => r.seconds), seconds)
       })`,
-      spread(results.map((r) => r.rssPerClient / 1024), unit(3, " KiB")),
-      `connections that never send a name: ${silentKiB} each`,
-      unit(2, "x")(
-        median(results.map((r) => r.rssPerClient)) / median(silent),
-      ),
-      count === 10_000 ? "<= 10 KiB" : "",
+      spread(perClient(ours), kib),
+      `${
+        peerOr(perClient(peer), kib)
+      }; connections that never send a name: ${silentKiB} each`,
+      peerRatio(perClient(ours), perClient(peer)),
+      "<= 1.0x peer (stretch 10 KiB)",
     );
   }
+  row(
+    `roster idle N=10000: server RSS growth per client after a storm of joins 100 at a time, all holding the final roster (joined in ${
+      spread(storms10000.map((r) => r.seconds), seconds)
+    })`,
+    spread(perClient(storms10000), kib),
+    "Python peer not run: without coalescing its 10,000 joins would send about 3 TB",
+    "",
+    "<= N=1000 peer (stretch 10 KiB)",
+  );
 
   console.error("churn 1000");
-  const churns = await repeat("churn", () => churn(1000, { cycles: 50 }));
-  row(
-    "roster churn N=1000, K=50: latency p50 / p99",
-    `${spread(churns.map((r) => latencyPercentiles(r)[0]), ms)} / ${
-      spread(churns.map((r) => latencyPercentiles(r)[1]), ms)
-    }`,
-    "generator floor ~20 ms (17-20 us per socket)",
+  const [churns, peerChurns] = await sideBySide(
+    "churn",
+    withPeer,
+    () => churn(1000, { cycles: 50 }),
+    () => churn(1000, { cycles: 50, peer: "python" }),
   );
-  // The churn lines carry 1000 names of 9-10 bytes: about 10 KB each.
+  const p50 = (r: ChurnResult) => latencyPercentiles(r)[0];
+  const p99 = (r: ChurnResult) => latencyPercentiles(r)[1];
+  row(
+    "roster churn N=1000, K=50: latency p50 / p99 until every reader has the roster",
+    `${spread(churns.map(p50), ms)} / ${spread(churns.map(p99), ms)}`,
+    peerChurns.length
+      ? `Python peer ${spread(peerChurns.map(p50), ms)} / ${
+        spread(peerChurns.map(p99), ms)
+      }`
+      : "Python peer not run",
+    peerRatio(churns.map(p50), peerChurns.map(p50)),
+    "p50 <= 1.0x peer",
+  );
+  // The churn lines carry 1000 names of 7-9 bytes: about 10 KB each.
   const floor = await repeat(
     "fan-out floor",
     () => fanoutFloorMicros(1000, 10_000, 50),
   );
-  const perRecipient = churns.map((r) => r.serverCpuMsPerEvent);
+  // Microseconds per recipient over 1000 recipients are ms per change.
+  const floorPerChange = floor.map((us) => us * 1000 / 1000);
   row(
-    "roster churn N=1000: server CPU per event (= us per recipient)",
-    spread(perRecipient, ms),
-    `bare Deno writing one line to each of 1000 sockets: ${
-      spread(floor, unit(3, " us"))
-    } per recipient`,
-    // ms per event over 1000 recipients is us per recipient.
-    unit(2, "x")(median(perRecipient) / median(floor)),
-    "<= 2 ms",
+    "floor: a bare Deno process writing one 10 KB line to each of 1000 sockets, CPU per round",
+    spread(floorPerChange, ms),
+    `${spread(floor, unit(3, " us"))} per recipient`,
+  );
+  const cpu = (r: ChurnResult) => r.serverCpuMsPerEvent;
+  row(
+    "roster churn N=1000: server CPU per change (join or leave)",
+    spread(churns.map(cpu), ms),
+    `${peerOr(peerChurns.map(cpu), ms)}; floor ${spread(floorPerChange, ms)}`,
+    [
+      peerRatio(churns.map(cpu), peerChurns.map(cpu)),
+      `${ratio(churns.map(cpu), floorPerChange)} floor`,
+    ].filter(Boolean).join("; "),
+    "<= 1.0x peer, or <= 1.1x floor",
   );
 
   console.error("stalled readers");
@@ -190,13 +283,11 @@ async function rosterFigures(): Promise<void> {
     "200 readers + 10 stalled",
     () => churn(200, { durationMs: 5000, stalled: 10 }),
   );
-  const p99 = (r: Parameters<typeof latencyPercentiles>[0]) =>
-    latencyPercentiles(r)[1];
   row(
     "roster stalled: readers' churn p99 with 10 stalled clients",
     spread(stalled.map(p99), ms),
     `without stalled ${spread(plain.map(p99), ms)}`,
-    unit(2, "x")(median(stalled.map(p99)) / median(plain.map(p99))),
+    ratio(stalled.map(p99), plain.map(p99)),
     "<= 1.5x",
   );
   row(
@@ -342,19 +433,32 @@ async function queueFigures(): Promise<void> {
 
   console.error("queue memory");
   const items = useH2load ? 1_000_000 : 100_000;
+  const withPeer = await hasPeer("task1/server.py");
   const [memory] = await repeat(
     "memory",
-    () => memoryPerItem(items, useH2load),
+    () => memoryPerItem(items, useH2load, withPeer),
     1,
+  );
+  const bytes = unit(3, " B");
+  row(
+    `queue memory: server RSS growth per Put of a 16-byte item (${items} Puts, gross; ${generator})`,
+    bytes(memory!.perPut),
+    memory!.peerPerPut === undefined
+      ? "Python peer not run"
+      : `Python peer ${bytes(memory!.peerPerPut)}, same method`,
+    memory!.peerPerPut === undefined
+      ? ""
+      : unit(2, "x")(memory!.perPut / memory!.peerPerPut),
+    "<= 1.0x peer (stretch 48 B)",
   );
   row(
     `queue memory: server RSS per queued 16-byte item (${items} Puts, less as many Size calls; ${generator})`,
-    unit(3, " B")(memory!.perPut - memory!.perSize),
-    `RSS growth per Put ${unit(3, " B")(memory!.perPut)}, per Size ${
-      unit(3, " B")(memory!.perSize)
+    bytes(memory!.perPut - memory!.perSize),
+    `RSS growth per Size ${
+      bytes(memory!.perSize)
     }; live data in the queue core: ${
-      unit(3, " B")(queueCoreHeapBytesPerItem(items))
-    }; Python ~91 B, Redis ~20 B`,
+      bytes(queueCoreHeapBytesPerItem(items))
+    }; Redis ~20 B`,
     "",
     "<= 48 B",
   );
@@ -716,6 +820,7 @@ async function main(args: string[]): Promise<void> {
     keyof typeof SECTIONS
   )[];
   const started = new Date();
+  const pinned = await pinLoad();
   for (const name of names) await SECTIONS[name]();
   const report = table();
   console.log(report);
@@ -726,7 +831,10 @@ async function main(args: string[]): Promise<void> {
     `${(totalmem() / 2 ** 30).toFixed(1)} GiB. Servers ran as ` +
     (Deno.env.get("BIN_DIR")
       ? "compiled executables"
-      : "`deno run` with the build's permissions");
+      : "`deno run` with the build's permissions and V8 options") +
+    (pinned
+      ? ", pinned to core 0, with the load generator on core 1"
+      : ", unpinned");
   const results = new URL("./RESULTS.md", import.meta.url);
   if (args.length === 0) {
     const header = [
@@ -734,7 +842,8 @@ async function main(args: string[]): Promise<void> {
       "",
       `Run ${started.toISOString()} with \`deno task bench\`: ${machine}` +
       ". Each figure is the median of 3 runs with min-max; idle N=10000, queue memory, " +
-      "the --max-bytes RSS, the 10,000 waiters and the kill -9 soak ran once.",
+      "the --max-bytes RSS, the 10,000 waiters and the kill -9 soak ran once. " +
+      "The Python peers are the seed's design written plainly (`../shared/reference/`).",
       "",
       "",
     ].join("\n");

@@ -19,21 +19,19 @@ import {
   startServer,
   within,
 } from "../tests/harness.ts";
+import { pinServer } from "./cpu_pin.ts";
+import { type RunningServer, startPeer } from "./peers.ts";
 import { percentile } from "./stats.ts";
 
 /** A queue server under test: its port and process id. */
-export interface TargetServer extends AsyncDisposable {
-  /** The port it listens on. */
-  port: number;
-  /** Its process id, for /proc. */
-  pid: number;
-  /** The queue server's process, for its log; absent for the no-op server. */
+export interface TargetServer extends RunningServer {
+  /** The queue server's process, for its log; absent for the other servers. */
   program?: RunningProgram;
 }
 
 /**
  * Starts the real queue server with capacity `size` and the options in
- * `extra` (`--quiet` unless `extra` is given).
+ * `extra` (`--quiet` unless `extra` is given), pinned to the server core.
  */
 export async function startQueueServer(
   size: number,
@@ -46,6 +44,7 @@ export async function startQueueServer(
     "127.0.0.1",
     ...extra,
   ]);
+  await pinServer(started.server.process.pid);
   return {
     port: started.port,
     pid: started.server.process.pid,
@@ -71,6 +70,7 @@ export async function startNoopServer(): Promise<TargetServer> {
   const first = await new LineQueue(process.stderr).next();
   const port = Number(first?.match(/:(\d+)$/)?.[1]);
   if (!port) throw new Error(`The no-op server said: ${first}`);
+  await pinServer(process.pid);
   return {
     port,
     pid: process.pid,
@@ -303,26 +303,39 @@ export interface MemoryResult {
   perPut: number;
   /** Server RSS growth per Size call (the same traffic storing nothing). */
   perSize: number;
+  /** The Python peer's RSS growth per Put, in bytes, if it ran. */
+  peerPerPut?: number;
 }
 
 /**
  * Server RSS growth per call after `items` Puts of 16-byte items, and on a
  * fresh server after as many Size calls, which cost the same RPC garbage but
- * store nothing: the difference is what an item costs.
+ * store nothing: the difference is what an item costs. With `peer`, the
+ * Python peer's RSS growth per Put too, measured the same way.
  */
 export async function memoryPerItem(
   items: number,
   useH2load: boolean,
+  peer: boolean,
 ): Promise<MemoryResult> {
-  const growth = async (workload: "put" | "size") => {
-    await using server = await startQueueServer(items);
+  const growth = async (
+    start: () => Promise<TargetServer>,
+    workload: "put" | "size",
+  ) => {
+    await using server = await start();
     const before = await processStats(server.pid);
     if (useH2load) await h2load(server, workload, 64, items);
     else await fill(server, workload, items);
     const after = await processStats(server.pid);
     return (after.rssBytes - before.rssBytes) / items;
   };
-  return { perPut: await growth("put"), perSize: await growth("size") };
+  const ours = () => startQueueServer(items);
+  const python = () => startPeer("task1/server.py", [String(items)]);
+  return {
+    perPut: await growth(ours, "put"),
+    perSize: await growth(ours, "size"),
+    ...(peer ? { peerPerPut: await growth(python, "put") } : {}),
+  };
 }
 
 /**

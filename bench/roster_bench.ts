@@ -11,12 +11,20 @@ import {
   startServer,
   within,
 } from "../tests/harness.ts";
+import { pinServer } from "./cpu_pin.ts";
+import { type RunningServer, startPeer } from "./peers.ts";
 import {
   type RosterConnect,
   rosterLineLength,
   RosterLoad,
 } from "./roster_load.ts";
 import { percentile } from "./stats.ts";
+
+/**
+ * Which roster server a figure runs against: ours, or the peer, the seed's
+ * design written plainly in Python.
+ */
+export type RosterPeer = "roster-server" | "python";
 
 /** What one storm run measured. */
 export interface StormResult {
@@ -35,14 +43,26 @@ export interface StormResult {
 /** Bounds every phase of a figure, so a stuck run fails instead of hanging. */
 const PHASE_LIMIT_MS = 600_000;
 
-function startRosterServer(extra: string[] = []) {
-  return startServer("roster-server", [
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--quiet",
-    ...extra,
+/**
+ * Starts `peer` on a free port, pinned to the server core; `args` go to
+ * roster-server only (the peer takes none).
+ */
+async function startRoster(
+  peer: RosterPeer,
+  args: string[] = [],
+): Promise<RunningServer> {
+  if (peer === "python") return await startPeer("task2/server.py");
+  const started = await startServer("roster-server", [
+    ...["0", "--host", "127.0.0.1", "--quiet"],
+    ...args,
   ]);
+  const { pid } = started.server.process;
+  await pinServer(pid);
+  return {
+    port: started.port,
+    pid,
+    [Symbol.asyncDispose]: () => started[Symbol.asyncDispose](),
+  };
 }
 
 function namesFor(count: number, prefix = "client"): string[] {
@@ -55,22 +75,32 @@ function generatorCpuSince(start: NodeJS.CpuUsage): number {
 }
 
 /**
- * Storm: `count` clients connect one after another as fast as they can; the
- * run ends when every client's newest line is the full roster of all, and
- * then they stay connected while the server's RSS is read (the idle figure).
+ * Storm: `count` clients connect one after another as fast as they can
+ * (`together` at a time); the run ends when every client's newest line is
+ * the full roster of all, and then they stay connected while the server's
+ * RSS is read (the idle figure).
  */
-export async function storm(count: number): Promise<StormResult> {
-  await using started = await startRosterServer();
+export async function storm(
+  count: number,
+  peer: RosterPeer = "roster-server",
+  together = 1,
+): Promise<StormResult> {
+  await using started = await startRoster(peer);
   await using load = new RosterLoad(started.port);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const names = namesFor(count);
+  await warmUp(load);
   const before = await processStats(pid);
   const cpuStart = cpuUsage();
   const allFull = load.expect(rosterLineLength(names));
   const start = performance.now();
   const end = await within(
     (async () => {
-      for (const name of names) await load.join(name);
+      for (let i = 0; i < count; i += together) {
+        await Promise.all(
+          names.slice(i, i + together).map((name) => load.join(name)),
+        );
+      }
       return await allFull;
     })(),
     `storm of ${count}`,
@@ -88,19 +118,30 @@ export async function storm(count: number): Promise<StormResult> {
 }
 
 /**
+ * One client joins, gets its roster and leaves, so the figures that follow
+ * count what each client costs, not the server's first use of its code
+ * (pages of the executable, compiled code) that any first client pays.
+ */
+async function warmUp(load: RosterLoad): Promise<void> {
+  const name = "warmup";
+  const received = load.expect(name.length);
+  const client = await load.join(name);
+  await within(received, "the warm-up client's roster", PHASE_LIMIT_MS);
+  load.leave(client);
+  // Let both sides see the leave before anything is measured.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+/**
  * The idle figure's reference: server RSS per connection, in bytes, for
  * `count` connections that never send a name, so no roster traffic at all.
  */
 export async function silentConnectionBytes(count: number): Promise<number> {
-  await using started = await startServer("roster-server", [
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--quiet",
+  await using started = await startRoster("roster-server", [
     "--handshake-timeout",
     "600",
   ]);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const before = await processStats(pid);
   const conns: Deno.TcpConn[] = [];
   try {
@@ -139,6 +180,8 @@ export interface ChurnOptions {
   serverArgs?: string[];
   /** How each client connects. @default {plain TCP} */
   connect?: RosterConnect;
+  /** The server to churn. @default {"roster-server"} */
+  peer?: RosterPeer;
 }
 
 /**
@@ -150,10 +193,15 @@ export async function churn(
   readers: number,
   options: ChurnOptions = {},
 ): Promise<ChurnResult> {
-  const { stalled = 0, cycles = Infinity, durationMs = Infinity } = options;
-  await using started = await startRosterServer(options.serverArgs);
+  const {
+    stalled = 0,
+    cycles = Infinity,
+    durationMs = Infinity,
+    peer = "roster-server",
+  } = options;
+  await using started = await startRoster(peer, options.serverArgs);
   await using load = new RosterLoad(started.port, options.connect);
-  const { pid } = started.server.process;
+  const { pid } = started;
   const readerNames = namesFor(readers, "reader");
   const stalledNames = namesFor(stalled, "stalled");
   const base = [...readerNames, ...stalledNames];
@@ -258,6 +306,7 @@ export async function fanoutFloorMicros(
   }).spawn();
   const stdin = writer.stdin.getWriter();
   try {
+    await pinServer(writer.pid);
     const first = await new LineQueue(writer.stderr).next();
     const port = Number(first?.match(/:(\d+)$/)?.[1]);
     await using load = new RosterLoad(port);

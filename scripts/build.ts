@@ -1,11 +1,12 @@
 /**
  * `deno task build`: compiles each program into a standalone executable in the
  * repository root with `deno compile`, giving it the permissions listed in
- * `programs.ts` and nothing more, and embedding the workers it starts.
+ * `programs.ts` and nothing more, the V8 options listed there, and embedding
+ * the workers it starts.
  *
  * @module
  */
-import { PROGRAMS } from "./programs.ts";
+import { PROGRAMS, runtimeFlags } from "./programs.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -13,13 +14,13 @@ const root = new URL("../", import.meta.url);
 async function compile(
   name: string,
   entry: string,
-  permissions: readonly string[],
+  flags: readonly string[],
   workers: readonly string[] = [],
 ) {
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "compile",
-      ...permissions,
+      ...flags,
       ...workers.flatMap((worker) => ["--include", worker]),
       "--output",
       name,
@@ -49,9 +50,13 @@ function failureSummary(name: string, output: string): string {
 
 async function main(): Promise<number> {
   for (const [name, spec] of Object.entries(PROGRAMS)) {
-    const { entry, permissions } = spec;
     const workers = "workers" in spec ? spec.workers : [];
-    const { code, output } = await compile(name, entry, permissions, workers);
+    const { code, output } = await compile(
+      name,
+      spec.entry,
+      runtimeFlags(spec),
+      workers,
+    );
     if (code !== 0) {
       console.error(`error: ${failureSummary(name, output)}`);
       return 1;

@@ -77,3 +77,57 @@ export function parseTokenLine(received: Uint8Array): TokenLine {
     rest: received.subarray(newline + 1),
   };
 }
+
+/**
+ * The handshake deadlines of every connection still to send its name, kept
+ * with one timer for all of them rather than one per connection: a timer
+ * costs a few KiB of memory, and every connection gets the same timeout, so
+ * deadlines expire in the order connections arrive.
+ */
+export class HandshakeDeadlines<T> {
+  readonly #timeoutMs: number;
+  readonly #onExpire: (item: T) => void;
+  /** Each waiting item's deadline (`performance.now()`), oldest first. */
+  readonly #deadlines = new Map<T, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Calls `onExpire` for every item still waiting `timeoutMs` after its {@linkcode add}. */
+  constructor(timeoutMs: number, onExpire: (item: T) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onExpire = onExpire;
+  }
+
+  /** The number of items waiting. */
+  get size(): number {
+    return this.#deadlines.size;
+  }
+
+  /** Starts `item`'s deadline. */
+  add(item: T): void {
+    this.#deadlines.set(item, performance.now() + this.#timeoutMs);
+    this.#timer ??= setTimeout(this.#expire, this.#timeoutMs);
+  }
+
+  /** Ends `item`'s deadline: it made it in time, or is gone. */
+  delete(item: T): void {
+    this.#deadlines.delete(item);
+    if (this.#deadlines.size === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Expires every item past its deadline, then waits for the next one. */
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const [item, deadline] of this.#deadlines) {
+      if (deadline > now) {
+        this.#timer = setTimeout(this.#expire, deadline - now);
+        return;
+      }
+      this.#deadlines.delete(item);
+      this.#onExpire(item);
+    }
+  };
+}

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { within } from "../tests/harness.ts";
 import {
+  HandshakeDeadlines,
   MAX_TOKEN_LINE_BYTES,
   parseHandshake,
   parseTokenLine,
@@ -55,4 +57,31 @@ Deno.test("parseTokenLine finds no token in a bare name or an over-long line", (
   }
   const long = bytes("TOKEN " + "x".repeat(MAX_TOKEN_LINE_BYTES));
   assert.deepEqual(parseTokenLine(long), { kind: "absent" });
+});
+
+Deno.test("handshake deadlines expire items in arrival order, except those ended in time", async () => {
+  const expired: string[] = [];
+  const { promise: done, resolve } = Promise.withResolvers<void>();
+  const deadlines = new HandshakeDeadlines<string>(20, (item) => {
+    expired.push(item);
+    if (expired.length === 2) resolve();
+  });
+  deadlines.add("first");
+  deadlines.add("named in time");
+  deadlines.add("second");
+  deadlines.delete("named in time");
+  assert.equal(deadlines.size, 2);
+  await within(done, "two handshakes to expire");
+  assert.deepEqual(expired, ["first", "second"]);
+  assert.equal(deadlines.size, 0);
+});
+
+Deno.test("handshake deadlines keep no timer once every item has ended", () => {
+  const deadlines = new HandshakeDeadlines<string>(60_000, () => {
+    throw new Error("Nothing should expire");
+  });
+  deadlines.add("greg");
+  deadlines.delete("greg");
+  // Deno's test sanitizer fails this test if a timer were left running.
+  assert.equal(deadlines.size, 0);
 });

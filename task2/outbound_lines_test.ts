@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutboundLines } from "./outbound_lines.ts";
+import { OutboundLines, SharedChunk } from "./outbound_lines.ts";
 
 const line = (text: string) => new TextEncoder().encode(text + "\n");
 const decode = (bytes: Uint8Array | undefined) =>
@@ -33,4 +33,33 @@ Deno.test("outbound lines keep only the newest roster past the limit", () => {
   outbound.push(line("a"));
   outbound.push(big);
   assert.equal(outbound.take(), big);
+});
+
+Deno.test("outbound lines of clients waiting for the same lines share one chunk", () => {
+  const shared = new SharedChunk();
+  const first = new OutboundLines(1024, shared);
+  const second = new OutboundLines(1024, shared);
+  const lines = [line("greg"), line("bob greg")];
+  for (const each of lines) {
+    first.push(each);
+    second.push(each);
+  }
+  const chunk = first.take();
+  assert.equal(decode(chunk), "greg\nbob greg\n");
+  assert.equal(second.take(), chunk);
+});
+
+Deno.test("outbound lines copy anew when the waiting lines differ, even with equal bytes", () => {
+  const shared = new SharedChunk();
+  const first = new OutboundLines(1024, shared);
+  const second = new OutboundLines(1024, shared);
+  first.push(line("a"));
+  first.push(line("a b"));
+  second.push(line("a"));
+  second.push(line("a c"));
+  assert.equal(decode(first.take()), "a\na b\n");
+  assert.equal(decode(second.take()), "a\na c\n");
+  first.push(line("a"));
+  first.push(line("a b"));
+  assert.equal(decode(first.take()), "a\na b\n");
 });

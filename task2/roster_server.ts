@@ -13,6 +13,7 @@
 import {
   type Handshake,
   HANDSHAKE_READ_BYTES,
+  HandshakeDeadlines,
   parseHandshake,
 } from "./handshake.ts";
 import type { TokenGate } from "../lib/token.ts";
@@ -22,7 +23,7 @@ import {
   type MembershipChange,
   type MembershipListener,
 } from "./membership.ts";
-import { OutboundLines } from "./outbound_lines.ts";
+import { OutboundLines, SharedChunk } from "./outbound_lines.ts";
 import { readTokenStage } from "./token_handshake.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
@@ -112,13 +113,20 @@ class Session {
   readonly name: string;
   readonly #conn: Deno.Conn;
   readonly #outbound: OutboundLines;
-  #writing = false;
+  /** The chunk being written, if a write is under way. */
+  #writing: Uint8Array | undefined;
+  /** Whether the connection closes once what is queued is written. */
   #ending = false;
 
-  constructor(name: string, conn: Deno.Conn, maxPendingBytes: number) {
+  constructor(
+    name: string,
+    conn: Deno.Conn,
+    maxPendingBytes: number,
+    shared: SharedChunk,
+  ) {
     this.name = name;
     this.#conn = conn;
-    this.#outbound = new OutboundLines(maxPendingBytes);
+    this.#outbound = new OutboundLines(maxPendingBytes, shared);
   }
 
   /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
@@ -142,28 +150,36 @@ class Session {
 
   /**
    * Writes `data`, then whatever queued meanwhile, chaining promises rather
-   * than awaiting in a loop: this runs for every client on every flush.
+   * than awaiting in a loop: this runs for every client on every flush, so
+   * the callbacks are made once per session, not once per write.
    */
   #write(data: Uint8Array): void {
-    this.#writing = true;
-    this.#conn.write(data).then(
-      (written) => {
-        const next = written < data.length
-          ? data.subarray(written)
-          : this.#outbound.take();
-        if (next) this.#write(next);
-        else {
-          this.#writing = false;
-          if (this.#ending) closeQuietly(this.#conn);
-        }
-      },
-      () => {
-        // The peer is gone; its reader sees the error and makes it leave.
-        this.#writing = false;
-        closeQuietly(this.#conn);
-      },
-    );
+    this.#writing = data;
+    this.#conn.write(data).then(this.#onWritten, this.#onFailed);
   }
+
+  /**
+   * Writes the rest of a partial write, else what queued meanwhile, else
+   * closes an ending connection.
+   */
+  readonly #onWritten = (written: number): void => {
+    const data = this.#writing!;
+    const next = written < data.length
+      ? data.subarray(written)
+      : this.#outbound.take();
+    if (next) this.#write(next);
+    else {
+      this.#writing = undefined;
+      if (this.#ending) closeQuietly(this.#conn);
+    }
+  };
+
+  /** Gives up on a connection whose write failed. */
+  readonly #onFailed = (): void => {
+    // The peer is gone; its reader sees the error and makes it leave.
+    this.#writing = undefined;
+    closeQuietly(this.#conn);
+  };
 }
 
 /** The joined sessions by name, those waiting to join, and every open connection. */
@@ -174,11 +190,15 @@ class RosterServer implements MembershipListener {
   readonly #connections = new Set<Deno.Conn>();
   readonly #maxClients: number;
   readonly #handshakeTimeoutMs: number;
+  /** Closes a connection that has not sent its first bytes in time. */
+  readonly #handshakes: HandshakeDeadlines<Deno.Conn>;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
   readonly #token: TokenGate | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
+  /** Shared by every session, so clients waiting for the same lines share one copy. */
+  readonly #sharedChunk = new SharedChunk();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   closing = false;
 
@@ -187,6 +207,10 @@ class RosterServer implements MembershipListener {
     this.#membership.listen(this);
     this.#maxClients = options.maxClients ?? 10_000;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#handshakes = new HandshakeDeadlines<Deno.Conn>(
+      this.#handshakeTimeoutMs,
+      closeQuietly,
+    );
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
     this.#token = options.token;
@@ -248,17 +272,14 @@ class RosterServer implements MembershipListener {
   /** Reads the client's first bytes, or null if it closes or stays silent. */
   async #readFirst(conn: Deno.Conn): Promise<Uint8Array | null> {
     const buffer = new Uint8Array(HANDSHAKE_READ_BYTES);
-    const timer = setTimeout(
-      () => closeQuietly(conn),
-      this.#handshakeTimeoutMs,
-    );
+    this.#handshakes.add(conn);
     try {
       const count = await conn.read(buffer);
       return count === null ? null : buffer.subarray(0, count);
     } catch {
       return null;
     } finally {
-      clearTimeout(timer);
+      this.#handshakes.delete(conn);
     }
   }
 
@@ -273,7 +294,7 @@ class RosterServer implements MembershipListener {
     if (this.#sessions.size + this.#joining.size >= this.#maxClients) {
       return `server is full (${this.#maxClients} clients)`;
     }
-    return new Session(name, conn, this.#maxPendingBytes);
+    return new Session(name, conn, this.#maxPendingBytes, this.#sharedChunk);
   }
 
   /**

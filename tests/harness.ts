@@ -1,13 +1,17 @@
 /**
  * Running the real programs as subprocesses in tests. By default each program
- * runs as `deno run` with exactly the permission flags its executable is built
- * with; when `BIN_DIR` is set, the compiled executables in that folder run
+ * runs as `deno run` with exactly the permission flags and V8 options its
+ * executable is built with; when `BIN_DIR` is set, the compiled executables in that folder run
  * instead. Every wait is bounded, and every process is killed on dispose.
  *
  * @module
  */
 import { readLines } from "../lib/lines.ts";
-import { type ProgramName, PROGRAMS } from "../scripts/programs.ts";
+import {
+  type ProgramName,
+  PROGRAMS,
+  runtimeFlags,
+} from "../scripts/programs.ts";
 
 /** The bound on any single wait in the tests, in milliseconds. */
 export const WAIT_MS = 15_000;
@@ -162,11 +166,16 @@ export class RunningProgram implements AsyncDisposable {
 
   /** Starts `name` with `args`. */
   constructor(name: ProgramName, args: string[], options: SpawnOptions = {}) {
-    const { entry, permissions } = PROGRAMS[name];
+    const spec = PROGRAMS[name];
     const binDir = Deno.env.get("BIN_DIR");
-    const command = binDir
-      ? [`${binDir}/${name}`, ...args]
-      : [Deno.execPath(), "run", "--quiet", ...permissions, entry, ...args];
+    const command = binDir ? [`${binDir}/${name}`, ...args] : [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...runtimeFlags(spec),
+      spec.entry,
+      ...args,
+    ];
     const [program = "", ...programArgs] = options.stderrToStdout
       ? ["/bin/sh", "-c", 'exec "$0" "$@" 2>&1', ...command]
       : command;
