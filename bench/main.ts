@@ -821,7 +821,16 @@ async function main(args: string[]): Promise<void> {
   )[];
   const started = new Date();
   const pinned = await pinLoad();
-  for (const name of names) await SECTIONS[name]();
+  for (const name of names) {
+    try {
+      await SECTIONS[name]();
+    } catch (error: unknown) {
+      // One broken section must not cost the figures of the others.
+      const why = error instanceof Error ? error.message : String(error);
+      console.error(`error: section ${name} failed: ${why}`);
+      row(`section ${name}: FAILED`, why.split("\n")[0] ?? "");
+    }
+  }
   const report = table();
   console.log(report);
   const machine =
