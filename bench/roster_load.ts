@@ -113,6 +113,9 @@ export class RosterLoad implements AsyncDisposable {
       // Closed by leave() or by the end of the run.
     } finally {
       this.#readers--;
+      // A client the server closed no longer counts towards the expectation.
+      if (client.satisfied && this.#expectation) this.#expectation.met--;
+      this.#settle();
     }
   }
 
@@ -133,10 +136,17 @@ export class RosterLoad implements AsyncDisposable {
       client.lastLineLength === expectation.length
     ) {
       client.satisfied = true;
-      if (++expectation.met === this.#readers) {
-        this.#expectation = undefined;
-        expectation.resolve(performance.now());
-      }
+      expectation.met++;
+      this.#settle();
+    }
+  }
+
+  /** Resolves the expectation once every client still reading has met it. */
+  #settle(): void {
+    const expectation = this.#expectation;
+    if (expectation && expectation.met >= this.#readers) {
+      this.#expectation = undefined;
+      expectation.resolve(performance.now());
     }
   }
 
