@@ -84,8 +84,9 @@ export async function storm(
   count: number,
   peer: RosterPeer = "roster-server",
   together = 1,
+  serverArgs: string[] = [],
 ): Promise<StormResult> {
-  await using started = await startRoster(peer);
+  await using started = await startRoster(peer, serverArgs);
   await using load = new RosterLoad(started.port);
   const { pid } = started;
   const names = namesFor(count);
