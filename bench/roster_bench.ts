@@ -76,7 +76,8 @@ function generatorCpuSince(start: NodeJS.CpuUsage): number {
 
 /**
  * Storm: `count` clients connect one after another as fast as they can
- * (`together` at a time); the run ends when every client's newest line is
+ * (`together` at a time) to `peer` (roster-server started with
+ * `serverArgs`); the run ends when every client's newest line is
  * the full roster of all, and then they stay connected while the server's
  * RSS is read (the idle figure).
  */
