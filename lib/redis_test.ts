@@ -1,16 +1,37 @@
 import assert from "node:assert/strict";
 import { deadPort } from "../tests/harness.ts";
-import { REDIS_MISSING, startRedis } from "../tests/redis.ts";
-import { connectRedis, newRedisClient, RedisScript } from "./redis.ts";
+import { REDIS_MISSING, type RedisServer, startRedis } from "../tests/redis.ts";
+import {
+  connectRedis,
+  newRedisClient,
+  type RedisClient,
+  type RedisClientOptions,
+  RedisScript,
+} from "./redis.ts";
+
+/**
+ * Runs `test` with a connected client of a new Redis, made with `options`;
+ * destroys the client and stops Redis afterwards.
+ */
+async function withRedisClient(
+  options: RedisClientOptions,
+  test: (client: RedisClient, redis: RedisServer) => Promise<void>,
+): Promise<void> {
+  await using redis = await startRedis();
+  const client = newRedisClient(redis.url, options);
+  try {
+    await connectRedis(client, 2000);
+    await test(client, redis);
+  } finally {
+    client.destroy();
+  }
+}
 
 Deno.test({
   name: "Redis script runs by hash, and whole again after Redis forgot it",
   ignore: REDIS_MISSING,
-  async fn() {
-    await using redis = await startRedis();
-    const client = newRedisClient(redis.url, { deadlineMs: 2000 });
-    try {
-      await connectRedis(client, 2000);
+  fn: () =>
+    withRedisClient({ deadlineMs: 2000 }, async (client) => {
       const script = new RedisScript(
         "return redis.call('INCRBY', KEYS[1], ARGV[1])",
       );
@@ -21,21 +42,15 @@ Deno.test({
       const stats = await client.info("commandstats");
       assert.match(stats, /cmdstat_evalsha:calls=3,/);
       assert.match(stats, /cmdstat_eval:calls=2,/);
-    } finally {
-      client.destroy();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "Redis client gives up on a paused Redis within its deadline and works again once it resumes",
   ignore: REDIS_MISSING,
-  async fn() {
-    await using redis = await startRedis();
-    const client = newRedisClient(redis.url, { deadlineMs: 500, pingMs: 100 });
-    try {
-      await connectRedis(client, 2000);
+  fn: () =>
+    withRedisClient({ deadlineMs: 500, pingMs: 100 }, async (client, redis) => {
       redis.signal("SIGSTOP");
       await assert.rejects(client.ping());
       redis.signal("SIGCONT");
@@ -44,30 +59,21 @@ Deno.test({
         reply = await client.ping().catch(() => undefined);
       }
       assert.equal(reply, "PONG");
-    } finally {
-      client.destroy();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "Redis client reconnects after Redis restarts",
   ignore: REDIS_MISSING,
-  async fn() {
-    await using redis = await startRedis();
-    const client = newRedisClient(redis.url, { deadlineMs: 1000 });
-    try {
-      await connectRedis(client, 2000);
+  fn: () =>
+    withRedisClient({ deadlineMs: 1000 }, async (client, redis) => {
       await redis.restart();
       let reply: string | undefined;
       for (let attempt = 0; attempt < 20 && reply === undefined; attempt++) {
         reply = await client.ping().catch(() => undefined);
       }
       assert.equal(reply, "PONG");
-    } finally {
-      client.destroy();
-    }
-  },
+    }),
 });
 
 Deno.test("connecting to a Redis that is not there fails with the reason", async () => {
