@@ -21,27 +21,47 @@ export interface RedisClientOptions {
    */
   deadlineMs: number;
   /**
-   * How often to ping an idle connection, in milliseconds; 0 for never (for
-   * a connection that is always in a blocking read).
+   * How often to ping the connection, in milliseconds; 0 for never (for a
+   * connection that is always in a blocking read).
    *
    * @default {0}
    */
   pingMs?: number;
+  /**
+   * Whether the pings bound every command: a ping not answered within
+   * `deadlineMs` closes the connection, which fails every command waiting
+   * on it, and opens it again, so a command is answered or fails within
+   * `pingMs` + `deadlineMs` of being sent, however busy the connection.
+   * Commands then get no deadline each. Not for a client that subscribes:
+   * closing drops its subscriptions.
+   *
+   * @default {false}
+   */
+  watched?: boolean;
 }
 
 /**
  * Makes a client for the Redis at `url` (not connected yet) whose dead
- * connections are found by its own means: a ping every `pingMs` and a socket
- * that counts as dead after `deadlineMs` without a byte from Redis. It then
- * reconnects at once and keeps retrying, and every command gives up after
- * `deadlineMs`. Errors surface as rejected commands, not as events.
+ * connections are found by its own means: a ping every `pingMs`, a socket
+ * that counts as dead after `deadlineMs` without a byte from Redis, and
+ * either a deadline per command or, `watched`, one on every ping. It then
+ * reconnects at once and keeps retrying. Errors surface as rejected
+ * commands, not as events.
+ *
+ * `@redis/client`'s own deadline per command stops counting once the
+ * command is written, and a socket that keeps being written to never counts
+ * as silent; so on a busy connection to a paused Redis only a watched
+ * client's commands fail in time. A deadline per command also costs a timer
+ * that outlives the command, which at thousands of commands per second
+ * makes most of a server's garbage: the queue store's hot connection is
+ * watched.
  */
 export function newRedisClient(url: string, options: RedisClientOptions) {
-  const { deadlineMs, pingMs = 0 } = options;
+  const { deadlineMs, pingMs = 0, watched = false } = options;
   const client = createClient({
     url,
-    ...(pingMs ? { pingInterval: pingMs } : {}),
-    commandOptions: { timeout: deadlineMs },
+    ...(pingMs && !watched ? { pingInterval: pingMs } : {}),
+    commandOptions: { timeout: watched ? 0 : deadlineMs },
     socket: {
       connectTimeout: deadlineMs,
       socketTimeout: deadlineMs,
@@ -49,7 +69,51 @@ export function newRedisClient(url: string, options: RedisClientOptions) {
     },
   });
   client.on("error", () => {});
+  if (watched) watchAnswers(client, deadlineMs, pingMs || deadlineMs);
   return client;
+}
+
+/**
+ * Pings `client` every `pingMs` once it is ready; a ping not answered within
+ * `deadlineMs` reports an error and closes and reopens the connection, which
+ * fails every command waiting on it. Stops when the client is closed.
+ */
+function watchAnswers(
+  client: RedisClient,
+  deadlineMs: number,
+  pingMs: number,
+): void {
+  let next: ReturnType<typeof setTimeout> | undefined;
+  let probing = false;
+  const schedule = () => {
+    clearTimeout(next);
+    next = client.isOpen ? setTimeout(probe, pingMs) : undefined;
+  };
+  const reopen = () => {
+    if (!client.isOpen) return;
+    client.emit("error", new Error(`no answer within ${deadlineMs} ms`));
+    client.destroy();
+    client.connect().catch(() => {});
+  };
+  const probe = async () => {
+    probing = true;
+    const stuck = setTimeout(reopen, deadlineMs);
+    try {
+      await client.ping();
+    } catch {
+      // A failed ping fails the commands beside it too; they say why.
+    } finally {
+      clearTimeout(stuck);
+      probing = false;
+      schedule();
+    }
+  };
+  client.on("ready", () => {
+    if (!probing) schedule();
+  });
+  client.on("end", () => {
+    if (!client.isOpen) clearTimeout(next);
+  });
 }
 
 /**
@@ -80,7 +144,7 @@ export async function connectRedis(
 /** One Lua script; {@linkcode RedisScript.run} runs it on a client. */
 export class RedisScript {
   readonly #source: string;
-  #sha: Promise<string> | undefined;
+  #sha: string | undefined;
 
   /** Wraps the script's Lua `source`. */
   constructor(source: string) {
@@ -89,22 +153,25 @@ export class RedisScript {
 
   /**
    * Runs the script with `keys` and `args` by hash, falling back to sending
-   * it whole when Redis answers `NOSCRIPT`, and resolves to its reply.
+   * it whole when Redis answers `NOSCRIPT`, and resolves to its reply as
+   * Redis sent it (a number, a string, null or an array of them).
    */
   async run(
     client: RedisClient,
     keys: string[],
     args: (string | number)[],
   ): Promise<unknown> {
-    const options = { keys, arguments: args.map(String) };
-    this.#sha ??= sha1(this.#source);
+    // The command as Redis reads it, without the client's command parsers:
+    // those cost about as much again per call as the command itself.
+    const tail = [String(keys.length), ...keys, ...args.map(String)];
+    this.#sha ??= await sha1(this.#source);
     try {
-      return await client.evalSha(await this.#sha, options);
+      return await client.sendCommand(["EVALSHA", this.#sha, ...tail]);
     } catch (error: unknown) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) {
         throw error;
       }
-      return await client.eval(this.#source, options);
+      return await client.sendCommand(["EVAL", this.#source, ...tail]);
     }
   }
 }

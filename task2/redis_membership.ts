@@ -157,6 +157,7 @@ export class RedisMembership implements Membership {
     this.#client = newRedisClient(url, {
       deadlineMs: ttlMs,
       pingMs: this.#heartbeatMs,
+      watched: true,
     });
     this.#reader = newRedisClient(url, { deadlineMs: ttlMs + this.#blockMs });
   }

@@ -16,10 +16,11 @@
  * - `queue:{KEY}:putwait`, a flag with a time to live: some server has puts
  *   waiting for room, so pops publish on the channel `queue:{KEY}:room`.
  *
- * Three connections per server, however many calls wait: one for commands,
- * one that runs the blocking pops of this server's waiting pops one at a
- * time (`BLMOVE` into the server's in-flight list, then a script delivers
- * the item), and one that listens for room for this server's waiting puts.
+ * Three connections per server, however many calls wait: one for commands
+ * (watched: its pings bound every command), one that runs the blocking pops
+ * of this server's waiting pops one at a time (`BLMOVE` into the server's
+ * in-flight list, then a script delivers the item), and one that listens
+ * for room for this server's waiting puts.
  *
  * @module
  */
@@ -210,8 +211,8 @@ export class RedisStore implements QueueStore {
     this.#maxBytes = maxBytes;
     this.#leaseMs = leaseMs;
     this.#deadlineMs = deadlineMs;
-    const pingMs = Math.max(50, Math.floor(deadlineMs / 2));
-    this.#client = newRedisClient(url, { deadlineMs, pingMs });
+    const pingMs = Math.max(50, Math.floor(deadlineMs / 4));
+    this.#client = newRedisClient(url, { deadlineMs, pingMs, watched: true });
     this.#listener = newRedisClient(url, { deadlineMs, pingMs });
     // Always in a blocking pop of at most BLOCK_SECONDS when busy, so a
     // silent socket counts as dead only past that.
@@ -381,7 +382,9 @@ export class RedisStore implements QueueStore {
       // A script's own error (a bug, or a key of the wrong type) is not an
       // outage: it reaches the caller as an internal error.
       if (/^(ERR|WRONGTYPE)/.test(reason)) throw error;
-      throw new StoreUnavailableError(this.#unreachableLine(reason));
+      throw new StoreUnavailableError(
+        this.#unreachable ?? this.#unreachableLine(reason),
+      );
     }
   }
 
