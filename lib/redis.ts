@@ -163,15 +163,19 @@ export class RedisScript {
   ): Promise<unknown> {
     // The command as Redis reads it, without the client's command parsers:
     // those cost about as much again per call as the command itself.
-    const tail = [String(keys.length), ...keys, ...args.map(String)];
-    this.#sha ??= await sha1(this.#source);
+    const command = ["EVALSHA", "", String(keys.length)];
+    for (const key of keys) command.push(key);
+    for (const arg of args) command.push(String(arg));
+    command[1] = this.#sha ??= await sha1(this.#source);
     try {
-      return await client.sendCommand(["EVALSHA", this.#sha, ...tail]);
+      return await client.sendCommand(command);
     } catch (error: unknown) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) {
         throw error;
       }
-      return await client.sendCommand(["EVAL", this.#source, ...tail]);
+      command[0] = "EVAL";
+      command[1] = this.#source;
+      return await client.sendCommand(command);
     }
   }
 }
