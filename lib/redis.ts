@@ -9,6 +9,8 @@
  * @module
  */
 import { createClient } from "@redis/client";
+import { parseArgument, UsageError } from "./cli.ts";
+import { readNamedFile } from "./files.ts";
 
 /** A `@redis/client` client made by {@linkcode newRedisClient}. */
 export type RedisClient = ReturnType<typeof newRedisClient>;
@@ -38,6 +40,11 @@ export interface RedisClientOptions {
    * @default {false}
    */
   watched?: boolean;
+  /**
+   * The certificates (PEM) that Redis's certificate must chain to, for a
+   * `rediss://` URL; without them, the system's.
+   */
+  ca?: string | undefined;
 }
 
 /**
@@ -57,12 +64,13 @@ export interface RedisClientOptions {
  * watched.
  */
 export function newRedisClient(url: string, options: RedisClientOptions) {
-  const { deadlineMs, pingMs = 0, watched = false } = options;
+  const { deadlineMs, pingMs = 0, watched = false, ca } = options;
   const client = createClient({
     url,
     ...(pingMs && !watched ? { pingInterval: pingMs } : {}),
     commandOptions: { timeout: watched ? 0 : deadlineMs },
     socket: {
+      ...(ca === undefined ? {} : { ca }),
       connectTimeout: deadlineMs,
       socketTimeout: deadlineMs,
       reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), 500),
@@ -216,6 +224,38 @@ export function parseRedisUrl(text: string): string {
     );
   }
   return text;
+}
+
+/** Where a program's Redis is, from its command line. */
+export interface RedisTarget {
+  /** The checked `redis://` or `rediss://` URL. */
+  url: string;
+  /** The certificates of `--redis-ca`, if given. */
+  ca?: string;
+}
+
+/**
+ * Reads `--redis URL` and `--redis-ca FILE` from a parsed command line:
+ * undefined without `--redis`.
+ *
+ * @throws {UsageError} for an invalid URL, or `--redis-ca` without a
+ * `rediss://` URL
+ * @throws {Error} when the `--redis-ca` file cannot be read
+ */
+export async function readRedisTarget(
+  values: { redis?: string | undefined; "redis-ca"?: string | undefined },
+): Promise<RedisTarget | undefined> {
+  const { redis, "redis-ca": caFile } = values;
+  if (redis === undefined) {
+    if (caFile !== undefined) throw new UsageError("--redis-ca needs --redis");
+    return undefined;
+  }
+  const url = parseArgument(redis, parseRedisUrl);
+  if (caFile === undefined) return { url };
+  if (!url.startsWith("rediss:")) {
+    throw new UsageError("--redis-ca needs a rediss:// URL");
+  }
+  return { url, ca: await readNamedFile(caFile, "--redis-ca") };
 }
 
 /** The URL without its password, for messages: `redis://host:port/db`. */

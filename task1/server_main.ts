@@ -33,12 +33,13 @@ import {
   MAX_WAIT_MS,
   type QueueStore,
 } from "./store/mod.ts";
-import { parseRedisUrl } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/redis.ts";
 import { openRedisStore } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 
 const USAGE =
-  `Usage: queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]]
+  `Usage: queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]
+                                                  [--redis-ca FILE]]
                     [--max-bytes BYTES] [--host ADDR] [--quiet]
                     [--tls-cert FILE --tls-key FILE] [--token-file FILE]
 
@@ -56,6 +57,8 @@ Options:
                      given the same URL and key; URL is
                      redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS
   --redis-key NAME   the queue's name in Redis (default queue)
+  --redis-ca FILE    trust the CA certificates (PEM) in FILE for a rediss://
+                     Redis's certificate, instead of the system's
   --max-bytes BYTES  the most bytes of items queued, counted as the UTF-8
                      bytes of the items (default 1GiB; suffixes KiB, MiB, GiB)
   --host ADDR        address to listen on (default 0.0.0.0; :: for IPv6)
@@ -101,6 +104,7 @@ async function main(
     data: { type: "string" },
     redis: { type: "string" },
     "redis-key": { type: "string" },
+    "redis-ca": { type: "string" },
     "max-bytes": { type: "string", default: String(DEFAULT_MAX_BYTES) },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -116,9 +120,7 @@ async function main(
   const capacity = parseArgument(sizeText, parseCapacity);
   const maxBytes = parseArgument(values["max-bytes"], parseByteSize);
   const { host, quiet, data } = values;
-  const redis = values.redis === undefined
-    ? undefined
-    : parseArgument(values.redis, parseRedisUrl);
+  const redis = await readRedisTarget(values);
   if (redis !== undefined && data !== undefined) {
     throw new UsageError("--data and --redis cannot be used together");
   }
@@ -135,7 +137,11 @@ async function main(
   const notes: string[] = [];
   if (redis !== undefined) {
     const key = values["redis-key"] ?? "queue";
-    const opened = await openRedisStore(redis, capacity, { maxBytes, key });
+    const opened = await openRedisStore(redis.url, capacity, {
+      maxBytes,
+      key,
+      ca: redis.ca,
+    });
     store = opened.store;
     const { report } = opened;
     if (report.capacity !== capacity || report.maxBytes !== maxBytes) {

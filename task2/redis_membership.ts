@@ -61,6 +61,11 @@ export interface RedisMembershipOptions {
   repairIntervalMs?: number;
   /** Called with one line when the node is cut off, rejoins or repairs. */
   onStatus?: (message: string) => void;
+  /**
+   * The certificates (PEM) that Redis's certificate must chain to, for a
+   * `rediss://` URL; without them, the system's.
+   */
+  ca?: string | undefined;
 }
 
 /** The approximate number of entries the log keeps for nodes that lag. */
@@ -154,12 +159,17 @@ export class RedisMembership implements Membership {
     this.#ttlMs = ttlMs;
     this.#repairMs = options.repairIntervalMs ?? 10 * ttlMs;
     this.#onStatus = options.onStatus ?? (() => {});
+    const { ca } = options;
     this.#client = newRedisClient(url, {
       deadlineMs: ttlMs,
       pingMs: this.#heartbeatMs,
       watched: true,
+      ca,
     });
-    this.#reader = newRedisClient(url, { deadlineMs: ttlMs + this.#blockMs });
+    this.#reader = newRedisClient(url, {
+      deadlineMs: ttlMs + this.#blockMs,
+      ca,
+    });
   }
 
   /**

@@ -20,14 +20,15 @@ import {
   serverSecurityUsage,
 } from "../lib/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
-import { parseRedisUrl } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/redis.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
 const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
-                     [--redis URL [--cluster NAME] [--node-ttl SECONDS]]
+                     [--redis URL [--cluster NAME] [--node-ttl SECONDS]
+                                  [--redis-ca FILE]]
 
 Tells every connected roster-client the sorted names of all connected clients,
 each time one connects or disconnects. Servers given the same --redis and
@@ -47,6 +48,8 @@ ${serverSecurityUsage(21)}
                      through this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
                      or rediss:// for TLS)
   --cluster NAME     the cluster's name in Redis (default roster)
+  --redis-ca FILE    trust the CA certificates (PEM) in FILE for a rediss://
+                     Redis's certificate, instead of the system's
   --node-ttl SECONDS how long a server cut off from Redis stays in the roster;
                      it closes its clients after that long (default 3)
   -h, --help         show this help
@@ -109,6 +112,7 @@ async function main(
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
     redis: { type: "string" },
+    "redis-ca": { type: "string" },
     cluster: { type: "string" },
     "node-ttl": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -133,19 +137,18 @@ async function main(
       throw new UsageError("--cluster and --node-ttl need --redis");
     }
   }
-  const redisUrl = values.redis === undefined
-    ? undefined
-    : parseArgument(values.redis, parseRedisUrl);
+  const redis = await readRedisTarget(values);
   const cluster = parseArgument(values.cluster ?? "roster", parseClusterName);
   const nodeTtlMs = 1000 *
     parsePositiveInteger(values["node-ttl"] ?? "3", "--node-ttl");
 
-  const membership = redisUrl === undefined
+  const membership = redis === undefined
     ? undefined
-    : await RedisMembership.connect(redisUrl, {
+    : await RedisMembership.connect(redis.url, {
       cluster,
       nodeTtlMs,
       onStatus: logStatus,
+      ca: redis.ca,
     });
   try {
     const listener = listen(host, port, tls);

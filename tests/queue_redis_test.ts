@@ -17,6 +17,7 @@ import {
 } from "./harness.ts";
 import { REDIS_MISSING, startRedis } from "./redis.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
+import { makeTestPki } from "./tls_fixtures.ts";
 import { WaitingClient } from "./waiting_client.ts";
 
 function startOnRedis(
@@ -373,6 +374,52 @@ Deno.test({
     assert.equal(stderr.length, 1);
     assert.match(stderr[0]!, /^error: Cannot use Redis at "redis:\/\/127/);
     assert.doesNotMatch(stderr[0]!, /wrong-one/);
+  },
+});
+
+Deno.test({
+  name:
+    "queue-server --redis rediss:// with --redis-ca serves over TLS; an untrusted certificate is one error line, exit 1; --redis-ca without rediss:// is a usage error, exit 2",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using pki = await makeTestPki();
+    await using redis = await startRedis({
+      tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
+    });
+    assert.match(redis.url, /^rediss:/);
+    await using a = await startOnRedis(3, redis.url, "--redis-ca", pki.ca);
+    await using b = await startOnRedis(3, redis.url, "--redis-ca", pki.ca);
+    using clientA = clientOf(a.port);
+    using clientB = clientOf(b.port);
+    assert.equal(await clientA.put("over TLS"), true);
+    assert.equal(await clientB.pop(), "over TLS");
+    const refused = async (...args: string[]) => {
+      await using server = spawnProgram("queue-server", ["0", "3", ...args]);
+      const [status, stderr] = await Promise.all([
+        server.exit(),
+        server.stderr.rest(),
+      ]);
+      return { code: status.code, first: stderr[0] ?? "", lines: stderr };
+    };
+    const untrusted = await refused(
+      "--redis",
+      redis.url,
+      "--redis-ca",
+      pki.otherCa,
+    );
+    assert.equal(untrusted.code, 1);
+    assert.equal(untrusted.lines.length, 1);
+    assert.match(
+      untrusted.first,
+      /^error: Cannot use Redis at "rediss:\/\/127\.0\.0\.1:\d+": .*certificate/,
+    );
+    const plain = redis.url.replace("rediss:", "redis:");
+    const notTls = await refused("--redis", plain, "--redis-ca", pki.ca);
+    assert.equal(notTls.code, 2);
+    assert.match(notTls.first, /--redis-ca needs a rediss:\/\/ URL/);
+    const noRedis = await refused("--redis-ca", pki.ca);
+    assert.equal(noRedis.code, 2);
+    assert.match(noRedis.first, /--redis-ca needs --redis/);
   },
 });
 

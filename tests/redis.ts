@@ -49,6 +49,11 @@ export interface RedisOptions {
    * @default {false}
    */
   persistent?: boolean;
+  /**
+   * Serve TLS only, with this certificate and key (PEM files), to clients
+   * that trust `ca`; the URL is then `rediss://`.
+   */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** A `redis-server` started by a test; dispose it to stop it. */
@@ -59,12 +64,14 @@ export class RedisServer implements AsyncDisposable {
   readonly url: string;
   readonly #dir: string;
   readonly #persistent: boolean;
+  readonly #tls: RedisOptions["tls"];
   #process: Deno.ChildProcess | undefined;
 
   /** Prepares a server on a free port in a new temporary folder. */
   constructor(options: RedisOptions = {}) {
     this.port = deadPort();
-    this.url = `redis://127.0.0.1:${this.port}`;
+    this.#tls = options.tls;
+    this.url = `${this.#tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
     this.#dir = makeTempDir();
     this.#persistent = options.persistent ?? false;
   }
@@ -85,10 +92,17 @@ export class RedisServer implements AsyncDisposable {
     const persistence = this.#persistent
       ? ["--appendonly", "yes", "--appendfsync", "always"]
       : ["--appendonly", "no"];
+    const tls = this.#tls;
+    const listen = tls
+      ? [
+        ...["--port", "0", "--tls-port", String(this.port)],
+        ...["--tls-cert-file", tls.cert, "--tls-key-file", tls.key],
+        ...["--tls-auth-clients", "no"],
+      ]
+      : ["--port", String(this.port)];
     this.#process = new Deno.Command("redis-server", {
       args: [
-        "--port",
-        String(this.port),
+        ...listen,
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -106,10 +120,13 @@ export class RedisServer implements AsyncDisposable {
   async #answers(): Promise<void> {
     while (true) {
       try {
-        const conn = await Deno.connect({
-          hostname: "127.0.0.1",
-          port: this.port,
-        });
+        const address = { hostname: "127.0.0.1", port: this.port };
+        const conn = this.#tls
+          ? await Deno.connectTls({
+            ...address,
+            caCerts: [await Deno.readTextFile(this.#tls.ca)],
+          })
+          : await Deno.connect(address);
         try {
           await conn.write(new TextEncoder().encode("PING\r\n"));
           const buffer = new Uint8Array(16);

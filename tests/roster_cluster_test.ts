@@ -14,6 +14,7 @@ import {
   within,
 } from "./harness.ts";
 import { REDIS_MISSING, type RedisServer, startRedis } from "./redis.ts";
+import { makeTestPki } from "./tls_fixtures.ts";
 
 /**
  * Starts `count` roster servers sharing `redis` with lease TTL `ttl` (s):
@@ -90,6 +91,23 @@ test("roster cluster: clients of 3 nodes see each other join and leave", async (
     await vlad[Symbol.asyncDispose]();
     assert.deepEqual(await greg.lines.take(1), ["bob greg"]);
     assert.deepEqual(await bob.lines.take(1), ["bob greg"]);
+  } finally {
+    await disposeAll(nodes);
+  }
+});
+
+test("roster cluster over rediss:// with --redis-ca: clients of 2 nodes see each other", async () => {
+  await using pki = await makeTestPki();
+  await using redis = await startRedis({
+    tls: { cert: pki.cert, key: pki.key, ca: pki.ca },
+  });
+  const nodes = await startRosterNodes(redis.url, 2, ["--redis-ca", pki.ca]);
+  try {
+    const [one, two] = nodes.map((node) => node.port) as [number, number];
+    await using greg = await joinRoster(one, "greg");
+    await using bob = await joinRoster(two, "bob");
+    await waitForLine(greg, "bob greg");
+    await waitForLine(bob, "bob greg");
   } finally {
     await disposeAll(nodes);
   }

@@ -76,6 +76,11 @@ export interface RedisStoreOptions {
    * @default {10000}
    */
   leaseMs?: number;
+  /**
+   * The certificates (PEM) that Redis's certificate must chain to, for a
+   * `rediss://` URL; without them, the system's.
+   */
+  ca?: string | undefined;
 }
 
 /** What {@linkcode openRedisStore} found in Redis, for the start-up log. */
@@ -203,7 +208,7 @@ export class RedisStore implements QueueStore {
   /** Prepares a store; {@linkcode openRedisStore} connects it. */
   constructor(url: string, capacity: number, options: RedisStoreOptions) {
     const { maxBytes = DEFAULT_MAX_BYTES, key = "queue" } = options;
-    const { deadlineMs = 2000, leaseMs = 10_000 } = options;
+    const { deadlineMs = 2000, leaseMs = 10_000, ca } = options;
     this.#url = url;
     this.#keys = new QueueKeys(key);
     this.#inflight = this.#keys.inflightPrefix + this.#id;
@@ -212,12 +217,18 @@ export class RedisStore implements QueueStore {
     this.#leaseMs = leaseMs;
     this.#deadlineMs = deadlineMs;
     const pingMs = Math.max(50, Math.floor(deadlineMs / 4));
-    this.#client = newRedisClient(url, { deadlineMs, pingMs, watched: true });
-    this.#listener = newRedisClient(url, { deadlineMs, pingMs });
+    this.#client = newRedisClient(url, {
+      deadlineMs,
+      pingMs,
+      watched: true,
+      ca,
+    });
+    this.#listener = newRedisClient(url, { deadlineMs, pingMs, ca });
     // Always in a blocking pop of at most BLOCK_SECONDS when busy, so a
     // silent socket counts as dead only past that.
     this.#blocker = newRedisClient(url, {
       deadlineMs: deadlineMs + BLOCK_SECONDS * 1000,
+      ca,
     });
   }
 
