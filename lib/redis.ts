@@ -10,7 +10,7 @@
  */
 import { createClient } from "@redis/client";
 import { parseArgument, UsageError } from "./cli.ts";
-import { readNamedFile } from "./files.ts";
+import { readCaCertificates } from "./tls.ts";
 
 /** A `@redis/client` client made by {@linkcode newRedisClient}. */
 export type RedisClient = ReturnType<typeof newRedisClient>;
@@ -82,9 +82,12 @@ export function newRedisClient(url: string, options: RedisClientOptions) {
 }
 
 /**
- * Pings `client` every `pingMs` once it is ready; a ping not answered within
- * `deadlineMs` reports an error and closes and reopens the connection, which
- * fails every command waiting on it. Stops when the client is closed.
+ * Pings `client` every `pingMs` while it is ready; a ping not answered within
+ * `deadlineMs` on a connection still ready reports an error and closes and
+ * reopens the connection, which fails every command waiting on it. While
+ * the client reconnects by itself, it is left to do so (reopening then
+ * would start a second reconnection beside it). Stops when the client is
+ * closed.
  */
 function watchAnswers(
   client: RedisClient,
@@ -98,12 +101,13 @@ function watchAnswers(
     next = client.isOpen ? setTimeout(probe, pingMs) : undefined;
   };
   const reopen = () => {
-    if (!client.isOpen) return;
+    if (!client.isReady) return;
     client.emit("error", new Error(`no answer within ${deadlineMs} ms`));
     client.destroy();
     client.connect().catch(() => {});
   };
   const probe = async () => {
+    if (!client.isReady) return schedule();
     probing = true;
     const stuck = setTimeout(reopen, deadlineMs);
     try {
@@ -240,7 +244,8 @@ export interface RedisTarget {
  *
  * @throws {UsageError} for an invalid URL, or `--redis-ca` without a
  * `rediss://` URL
- * @throws {Error} when the `--redis-ca` file cannot be read
+ * @throws {Error} when the `--redis-ca` file cannot be read or holds no
+ * certificate
  */
 export async function readRedisTarget(
   values: { redis?: string | undefined; "redis-ca"?: string | undefined },
@@ -255,7 +260,7 @@ export async function readRedisTarget(
   if (!url.startsWith("rediss:")) {
     throw new UsageError("--redis-ca needs a rediss:// URL");
   }
-  return { url, ca: await readNamedFile(caFile, "--redis-ca") };
+  return { url, ca: await readCaCertificates(caFile, "--redis-ca") };
 }
 
 /** The URL without its password, for messages: `redis://host:port/db`. */

@@ -109,14 +109,24 @@ export async function readClientTls(
     return undefined;
   }
   const caCerts: string[] = [];
-  if (ca !== undefined) {
-    const pem = await readNamedFile(ca, "--ca");
-    if (!pem.includes(CERTIFICATE_PEM)) {
-      throw new Error(`--ca "${ca}" holds no PEM certificate`);
-    }
-    caCerts.push(pem);
-  }
+  if (ca !== undefined) caCerts.push(await readCaCertificates(ca, "--ca"));
   return serverName === undefined ? { caCerts } : { caCerts, serverName };
+}
+
+/**
+ * Reads the CA certificates (PEM) in the file at `path`, given by `flag`.
+ *
+ * @throws {Error} when the file cannot be read or holds no PEM certificate
+ */
+export async function readCaCertificates(
+  path: string,
+  flag: string,
+): Promise<string> {
+  const pem = await readNamedFile(path, flag);
+  if (!pem.includes(CERTIFICATE_PEM)) {
+    throw new Error(`${flag} "${path}" holds no PEM certificate`);
+  }
+  return pem;
 }
 
 /**

@@ -120,10 +120,10 @@ async function main(
   const capacity = parseArgument(sizeText, parseCapacity);
   const maxBytes = parseArgument(values["max-bytes"], parseByteSize);
   const { host, quiet, data } = values;
-  const redis = await readRedisTarget(values);
-  if (redis !== undefined && data !== undefined) {
+  if (values.redis !== undefined && data !== undefined) {
     throw new UsageError("--data and --redis cannot be used together");
   }
+  const redis = await readRedisTarget(values);
   if (values["redis-key"] !== undefined && redis === undefined) {
     throw new UsageError("--redis-key needs --redis");
   }

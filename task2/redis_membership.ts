@@ -163,7 +163,6 @@ export class RedisMembership implements Membership {
     this.#client = newRedisClient(url, {
       deadlineMs: ttlMs,
       pingMs: this.#heartbeatMs,
-      watched: true,
       ca,
     });
     this.#reader = newRedisClient(url, {

@@ -379,7 +379,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "queue-server --redis rediss:// with --redis-ca serves over TLS; an untrusted certificate is one error line, exit 1; --redis-ca without rediss:// is a usage error, exit 2",
+    "queue-server --redis rediss:// with --redis-ca serves over TLS; an untrusted certificate or a --redis-ca without one is one error line, exit 1; --redis-ca without rediss:// is a usage error, exit 2",
   ignore: REDIS_MISSING,
   async fn() {
     await using pki = await makeTestPki();
@@ -413,6 +413,9 @@ Deno.test({
       untrusted.first,
       /^error: Cannot use Redis at "rediss:\/\/127\.0\.0\.1:\d+": .*certificate/,
     );
+    const notPem = await refused("--redis", redis.url, "--redis-ca", pki.key);
+    assert.equal(notPem.code, 1);
+    assert.match(notPem.first, /--redis-ca ".*" holds no PEM certificate/);
     const plain = redis.url.replace("rediss:", "redis:");
     const notTls = await refused("--redis", plain, "--redis-ca", pki.ca);
     assert.equal(notTls.code, 2);

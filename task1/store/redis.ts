@@ -635,8 +635,12 @@ export class RedisStore implements QueueStore {
     this.#maxBytes = Number(maxBytes);
   }
 
-  /** Renews the lease, returns dead servers' items, refreshes the status. */
+  /**
+   * Renews the lease, returns dead servers' items, refreshes the status;
+   * nothing while Redis is unreachable (the commands would wait for it).
+   */
   async #renewLease(): Promise<void> {
+    if (this.#unreachable !== undefined) return;
     const keys = this.#keys;
     await this.#scripts.lease.run(
       this.#client,
