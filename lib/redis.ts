@@ -32,10 +32,12 @@ export interface RedisClientOptions {
   /**
    * Whether the pings bound every command: a ping not answered within
    * `deadlineMs` closes the connection, which fails every command waiting
-   * on it, and opens it again, so a command is answered or fails within
-   * `pingMs` + `deadlineMs` of being sent, however busy the connection.
-   * Commands then get no deadline each. Not for a client that subscribes:
-   * closing drops its subscriptions.
+   * on it, and opens it again, so a command sent on a ready connection is
+   * answered or fails within `pingMs` + `deadlineMs`, however busy the
+   * connection. Commands then get no deadline each, and one sent while the
+   * client reconnects waits for it: for a user that sends nothing while
+   * Redis is unreachable. Not for a client that subscribes: closing drops
+   * its subscriptions.
    *
    * @default {false}
    */
