@@ -26,6 +26,7 @@ import {
   describeUrl,
   newRedisClient,
   type RedisClient,
+  type RedisClientOptions,
   RedisScript,
 } from "../lib/redis.ts";
 import type { Membership, MembershipListener } from "./membership.ts";
@@ -37,8 +38,11 @@ import REGISTER from "./redis/register.lua" with { type: "text" };
 import REMOVE_NODE from "./redis/remove_node.lua" with { type: "text" };
 import SNAPSHOT from "./redis/snapshot.lua" with { type: "text" };
 
-/** Options of {@linkcode RedisMembership.connect}. */
-export interface RedisMembershipOptions {
+/**
+ * Options of {@linkcode RedisMembership.connect}; `ca` as for
+ * {@linkcode newRedisClient}.
+ */
+export interface RedisMembershipOptions extends Pick<RedisClientOptions, "ca"> {
   /**
    * The cluster's name: nodes with the same Redis and name share a roster.
    *
@@ -61,11 +65,6 @@ export interface RedisMembershipOptions {
   repairIntervalMs?: number;
   /** Called with one line when the node is cut off, rejoins or repairs. */
   onStatus?: (message: string) => void;
-  /**
-   * The certificates (PEM) that Redis's certificate must chain to, for a
-   * `rediss://` URL; without them, the system's.
-   */
-  ca?: string | undefined;
 }
 
 /** The approximate number of entries the log keeps for nodes that lag. */

@@ -118,14 +118,12 @@ export class RedisServer implements AsyncDisposable {
   }
 
   async #answers(): Promise<void> {
+    const caCerts = this.#tls && [await Deno.readTextFile(this.#tls.ca)];
     while (true) {
       try {
         const address = { hostname: "127.0.0.1", port: this.port };
-        const conn = this.#tls
-          ? await Deno.connectTls({
-            ...address,
-            caCerts: [await Deno.readTextFile(this.#tls.ca)],
-          })
+        const conn = caCerts
+          ? await Deno.connectTls({ ...address, caCerts })
           : await Deno.connect(address);
         try {
           await conn.write(new TextEncoder().encode("PING\r\n"));

@@ -29,6 +29,7 @@ import {
   describeUrl,
   newRedisClient,
   type RedisClient,
+  type RedisClientOptions,
   RedisScript,
 } from "../../lib/redis.ts";
 import { Deadlines } from "./_deadlines.ts";
@@ -47,8 +48,10 @@ import LEAVE from "./redis/leave.lua" with { type: "text" };
 import POP from "./redis/pop.lua" with { type: "text" };
 import PUT from "./redis/put.lua" with { type: "text" };
 
-/** Options of {@linkcode openRedisStore}. */
-export interface RedisStoreOptions {
+/**
+ * Options of {@linkcode openRedisStore}; `ca` as for {@linkcode newRedisClient}.
+ */
+export interface RedisStoreOptions extends Pick<RedisClientOptions, "ca"> {
   /**
    * The most UTF-8 bytes of items, stored with a new queue.
    *
@@ -76,11 +79,6 @@ export interface RedisStoreOptions {
    * @default {10000}
    */
   leaseMs?: number;
-  /**
-   * The certificates (PEM) that Redis's certificate must chain to, for a
-   * `rediss://` URL; without them, the system's.
-   */
-  ca?: string | undefined;
 }
 
 /** What {@linkcode openRedisStore} found in Redis, for the start-up log. */
