@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { BoundedQueue } from "../bounded_queue.ts";
-import { Deadlines } from "./_deadlines.ts";
+import { Deadlines } from "../../lib/deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,
   type QueueStore,

@@ -32,7 +32,7 @@ import {
   type RedisClientOptions,
   RedisScript,
 } from "../../lib/redis.ts";
-import { Deadlines } from "./_deadlines.ts";
+import { Deadlines } from "../../lib/deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,
   type QueueStore,

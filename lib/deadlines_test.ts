@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Deadlines } from "./_deadlines.ts";
+import { Deadlines } from "./deadlines.ts";
 
 Deno.test("Deadlines fire earliest first whatever the order they were added in, on one timer", async () => {
   const deadlines = new Deadlines();
