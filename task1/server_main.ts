@@ -33,7 +33,7 @@ import {
   MAX_WAIT_MS,
   type QueueStore,
 } from "./store/mod.ts";
-import { readRedisTarget } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/flags/redis.ts";
 import { openRedisStore } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 

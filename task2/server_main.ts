@@ -20,7 +20,7 @@ import {
   serverSecurityUsage,
 } from "../lib/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
-import { readRedisTarget } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/flags/redis.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
