@@ -20,7 +20,7 @@ import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
   serverSecurityUsage,
-} from "../lib/security.ts";
+} from "../lib/flags/security.ts";
 import {
   createQueueServer,
   DEFAULT_MAX_ITEM_BYTES,
