@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { connectRedis, newRedisClient } from "../lib/redis.ts";
+import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { processStats } from "../tests/harness.ts";
 import { type RedisServer, startRedis } from "../tests/redis.ts";
 import { openRedisStore } from "../task1/store/redis.ts";

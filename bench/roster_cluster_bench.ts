@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { newRedisClient, type RedisClient } from "../lib/redis.ts";
+import { newRedisClient, type RedisClient } from "../lib/redis/mod.ts";
 import {
   type StartedServer,
   startRosterNodes,

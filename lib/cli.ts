@@ -3,6 +3,10 @@
  * reports usage errors, and the top-level runner that turns a program's result
  * into an exit code (0 ok, 1 runtime failure, 2 usage error).
  *
+ * With the shared flags in `flags/`, this is the command-line layer of
+ * `lib/`: the runtime helpers beside it throw ordinary errors and never
+ * import it; the flags turn their mistakes into {@linkcode UsageError}s.
+ *
  * @module
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";

@@ -1,12 +1,11 @@
 /**
- * TLS for both servers and both clients: reading the PEM files named by
- * `--tls-cert`, `--tls-key` and `--ca`, checking the flags go together, and
- * turning a failed handshake into a sentence that says what to do.
+ * TLS for both servers and both clients: reading and checking the PEM files
+ * named by `--tls-cert`, `--tls-key` and `--ca`, and turning a failed
+ * handshake into a sentence that says what to do.
  *
  * @module
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
-import { UsageError } from "./cli.ts";
 import { readNamedFile } from "./files.ts";
 
 /** A server's certificate chain and private key, as PEM text. */
@@ -28,35 +27,21 @@ export interface ClientTls {
   serverName?: string;
 }
 
-/** The command-line flags of a client that concern TLS. */
-export interface ClientTlsFlags {
-  /** `--tls`: use TLS with the default roots. */
-  tls: boolean;
-  /** `--ca FILE`: trust this CA too; implies `tls`. */
-  ca?: string | undefined;
-  /** `--server-name NAME`: verify the certificate for NAME. */
-  serverName?: string | undefined;
-}
-
 const CERTIFICATE_PEM = "-----BEGIN CERTIFICATE-----";
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
 /**
- * Reads a server's `--tls-cert` and `--tls-key` files: both or neither.
- * Resolves to undefined when neither is given.
+ * Reads a server's certificate chain and private key from the PEM files at
+ * `certPath` and `keyPath`, named in messages by their flags `--tls-cert`
+ * and `--tls-key`.
  *
- * @throws {UsageError} when only one of the two is given
  * @throws {Error} when a file cannot be read or holds no PEM of its kind, or
  * the key is not the certificate's
  */
 export async function readServerTls(
-  certPath: string | undefined,
-  keyPath: string | undefined,
-): Promise<ServerTls | undefined> {
-  if (certPath === undefined && keyPath === undefined) return undefined;
-  if (certPath === undefined || keyPath === undefined) {
-    throw new UsageError("--tls-cert and --tls-key go together: give both");
-  }
+  certPath: string,
+  keyPath: string,
+): Promise<ServerTls> {
   const cert = await readNamedFile(certPath, "--tls-cert");
   if (!cert.includes(CERTIFICATE_PEM)) {
     throw new Error(`--tls-cert "${certPath}" holds no PEM certificate`);
@@ -89,28 +74,6 @@ export async function readServerTls(
     );
   }
   return { cert, key };
-}
-
-/**
- * Reads a client's TLS flags: resolves to undefined for a plain connection,
- * else to the CA certificates to trust and the name to verify.
- *
- * @throws {UsageError} when `--server-name` is given without TLS
- * @throws {Error} when the `--ca` file cannot be read or holds no certificate
- */
-export async function readClientTls(
-  flags: ClientTlsFlags,
-): Promise<ClientTls | undefined> {
-  const { ca, serverName } = flags;
-  if (!flags.tls && ca === undefined) {
-    if (serverName !== undefined) {
-      throw new UsageError("--server-name needs --tls or --ca");
-    }
-    return undefined;
-  }
-  const caCerts: string[] = [];
-  if (ca !== undefined) caCerts.push(await readCaCertificates(ca, "--ca"));
-  return serverName === undefined ? { caCerts } : { caCerts, serverName };
 }
 
 /**

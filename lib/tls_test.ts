@@ -1,33 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "./cli.ts";
-import { explainTlsFailure, readClientTls, readServerTls } from "./tls.ts";
-
-Deno.test("readServerTls wants both --tls-cert and --tls-key or neither", async () => {
-  assert.equal(await readServerTls(undefined, undefined), undefined);
-  await assert.rejects(readServerTls("cert.pem", undefined), UsageError);
-  await assert.rejects(readServerTls(undefined, "key.pem"), UsageError);
-  await assert.rejects(
-    readServerTls("/no/such/cert.pem", "/no/such/key.pem"),
-    /^Error: Cannot read --tls-cert "\/no\/such\/cert.pem": no such file$/,
-  );
-});
-
-Deno.test("readClientTls: --ca implies TLS, --server-name needs it", async () => {
-  assert.equal(await readClientTls({ tls: false }), undefined);
-  assert.deepEqual(await readClientTls({ tls: true }), { caCerts: [] });
-  assert.deepEqual(
-    await readClientTls({ tls: true, serverName: "localhost" }),
-    { caCerts: [], serverName: "localhost" },
-  );
-  await assert.rejects(
-    readClientTls({ tls: false, serverName: "localhost" }),
-    UsageError,
-  );
-  await assert.rejects(
-    readClientTls({ tls: false, ca: "/no/such/ca.pem" }),
-    /Cannot read --ca "\/no\/such\/ca.pem": no such file/,
-  );
-});
+import { explainTlsFailure } from "./tls.ts";
 
 Deno.test("explainTlsFailure says what to do for rustls and Node-style errors", () => {
   const cases: [string, RegExp | undefined][] = [

@@ -22,7 +22,7 @@ import {
   CLIENT_SECURITY_OPTIONS,
   clientSecurityUsage,
   readClientSecurity,
-} from "../lib/security.ts";
+} from "../lib/flags/security.ts";
 import { QueueClient } from "./queue_client.ts";
 import {
   executeCommand,

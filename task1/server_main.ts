@@ -20,7 +20,7 @@ import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
   serverSecurityUsage,
-} from "../lib/security.ts";
+} from "../lib/flags/security.ts";
 import {
   createQueueServer,
   DEFAULT_MAX_ITEM_BYTES,
@@ -33,7 +33,7 @@ import {
   MAX_WAIT_MS,
   type QueueStore,
 } from "./store/mod.ts";
-import { readRedisTarget } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/flags/redis.ts";
 import { openRedisStore } from "./store/redis.ts";
 import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
 

@@ -18,7 +18,7 @@ import {
   CLIENT_SECURITY_OPTIONS,
   clientSecurityUsage,
   readClientSecurity,
-} from "../lib/security.ts";
+} from "../lib/flags/security.ts";
 import { connectRoster } from "./roster_client.ts";
 import { isValidName, NAME_RULE } from "./roster.ts";
 

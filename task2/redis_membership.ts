@@ -28,7 +28,7 @@ import {
   type RedisClient,
   type RedisClientOptions,
   RedisScript,
-} from "../lib/redis.ts";
+} from "../lib/redis/mod.ts";
 import type { Membership, MembershipListener } from "./membership.ts";
 import { Roster } from "./roster.ts";
 import HEARTBEAT from "./redis/heartbeat.lua" with { type: "text" };

@@ -18,9 +18,9 @@ import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
   serverSecurityUsage,
-} from "../lib/security.ts";
+} from "../lib/flags/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
-import { readRedisTarget } from "../lib/redis.ts";
+import { readRedisTarget } from "../lib/flags/redis.ts";
 import { RedisMembership } from "./redis_membership.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 

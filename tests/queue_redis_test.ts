@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import assert from "node:assert/strict";
-import { connectRedis, newRedisClient } from "../lib/redis.ts";
+import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import {
   deadPort,

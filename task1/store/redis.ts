@@ -31,7 +31,7 @@ import {
   type RedisClient,
   type RedisClientOptions,
   RedisScript,
-} from "../../lib/redis.ts";
+} from "../../lib/redis/mod.ts";
 import { Deadlines } from "../../lib/deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,

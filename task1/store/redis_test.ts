@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectRedis, newRedisClient } from "../../lib/redis.ts";
+import { connectRedis, newRedisClient } from "../../lib/redis/mod.ts";
 import { within } from "../../tests/harness.ts";
 import {
   REDIS_MISSING,

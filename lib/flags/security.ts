@@ -1,18 +1,19 @@
 /**
  * The security flags that the two servers and the two clients share, as
- * `parseArgs` options, usage lines, and one function each that reads the
- * files they name.
+ * `parseArgs` options, usage lines, and one function each that checks they
+ * go together and reads the files they name.
  *
  * @module
  */
-import { isLoopback } from "./address.ts";
+import { isLoopback } from "../address.ts";
+import { UsageError } from "../cli.ts";
 import {
   type ClientTls,
-  readClientTls,
+  readCaCertificates,
   readServerTls,
   type ServerTls,
-} from "./tls.ts";
-import { clientToken, readTokenFile, TokenGate } from "./token.ts";
+} from "../tls.ts";
+import { clientToken, readTokenFile, TokenGate } from "../token.ts";
 
 /** The servers' security options, for `parseCommandLine`. */
 export const SERVER_SECURITY_OPTIONS = {
@@ -76,6 +77,57 @@ function formatOptions(rows: [string, string][], column: number): string {
   }).join("\n");
 }
 
+/**
+ * Reads a server's `--tls-cert` and `--tls-key` files: both or neither.
+ * Resolves to undefined when neither is given.
+ *
+ * @throws {UsageError} when only one of the two is given
+ * @throws {Error} when a file cannot be read or holds no PEM of its kind, or
+ * the key is not the certificate's
+ */
+export async function readServerTlsFlags(
+  certPath: string | undefined,
+  keyPath: string | undefined,
+): Promise<ServerTls | undefined> {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both");
+  }
+  return await readServerTls(certPath, keyPath);
+}
+
+/** The command-line flags of a client that concern TLS. */
+export interface ClientTlsFlags {
+  /** `--tls`: use TLS with the default roots. */
+  tls: boolean;
+  /** `--ca FILE`: trust this CA too; implies `tls`. */
+  ca?: string | undefined;
+  /** `--server-name NAME`: verify the certificate for NAME. */
+  serverName?: string | undefined;
+}
+
+/**
+ * Reads a client's TLS flags: resolves to undefined for a plain connection,
+ * else to the CA certificates to trust and the name to verify.
+ *
+ * @throws {UsageError} when `--server-name` is given without TLS
+ * @throws {Error} when the `--ca` file cannot be read or holds no certificate
+ */
+export async function readClientTlsFlags(
+  flags: ClientTlsFlags,
+): Promise<ClientTls | undefined> {
+  const { ca, serverName } = flags;
+  if (!flags.tls && ca === undefined) {
+    if (serverName !== undefined) {
+      throw new UsageError("--server-name needs --tls or --ca");
+    }
+    return undefined;
+  }
+  const caCerts: string[] = [];
+  if (ca !== undefined) caCerts.push(await readCaCertificates(ca, "--ca"));
+  return serverName === undefined ? { caCerts } : { caCerts, serverName };
+}
+
 /** A server's security settings, read from its flags. */
 export interface ServerSecurity {
   /** The certificate and key to serve TLS with, if any. */
@@ -102,7 +154,7 @@ export async function readServerSecurity(
   },
   host: string,
 ): Promise<ServerSecurity> {
-  const tls = await readServerTls(values["tls-cert"], values["tls-key"]);
+  const tls = await readServerTlsFlags(values["tls-cert"], values["tls-key"]);
   const tokenFile = values["token-file"];
   const security: ServerSecurity = {};
   if (tls !== undefined) security.tls = tls;
@@ -140,7 +192,7 @@ export async function readClientSecurity(
   },
   tokenVariable: string,
 ): Promise<ClientSecurity> {
-  const tls = await readClientTls({
+  const tls = await readClientTlsFlags({
     tls: values.tls ?? false,
     ca: values.ca,
     serverName: values["server-name"],
