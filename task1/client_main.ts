@@ -27,10 +27,10 @@ import { QueueClient } from "./queue_client.ts";
 import {
   executeCommand,
   formatError,
-  parseCommand,
   type ReplOutput,
   runRepl,
 } from "./repl.ts";
+import { parseCommand } from "./repl_command.ts";
 import { SessionClient } from "./session_client.ts";
 
 /** Commands in flight when standard input is not a terminal. */

@@ -46,11 +46,12 @@ export class QueueCallError extends Error {
 }
 
 /**
- * The four queue operations, as the REPL and the tests use them. `waitMs`
- * is how long the server may wait for room (put) or for an item (pop); the
- * call's deadline is extended by as much.
+ * A queue server's queue as the client sees it: the four operations that
+ * {@linkcode QueueClient} (unary calls) and `SessionClient` (one stream)
+ * make, and the REPL runs. `waitMs` is how long the server may wait for room
+ * (put) or for an item (pop); the call's deadline is extended by as much.
  */
-export interface QueueOperations {
+export interface RemoteQueue {
   /** Appends `item`; resolves to false when the queue was full. */
   put(item: string, waitMs?: number): Promise<boolean>;
   /** Resolves to the head item, or undefined when the queue is empty. */
@@ -65,7 +66,7 @@ export interface QueueOperations {
  * A connection to a queue server. Its calls reject with a
  * {@linkcode QueueCallError}; close it (or dispose it) when done.
  */
-export class QueueClient implements QueueOperations, Disposable {
+export class QueueClient implements RemoteQueue, Disposable {
   /** The server's address as `host:port` (`[host]:port` for IPv6). */
   readonly target: string;
   /** The deadline of each call, before any wait, in milliseconds. */

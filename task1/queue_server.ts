@@ -9,41 +9,24 @@ import * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { Buffer } from "node:buffer";
 import { formatHostPort } from "../lib/address.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
 import { serverCredentials, tokenInterceptor } from "./credentials.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "./grpc_framing.ts";
 import {
-  DEFAULT_MAX_BYTES,
-  MAX_WAIT_MS,
-  type QueueStore,
-  StoreClosedError,
-  StoreFailedError,
-  StoreUnavailableError,
-} from "./store/mod.ts";
-import { MemoryStore } from "./store/memory.ts";
+  DEFAULT_MAX_ITEM_BYTES,
+  type QueueOperations,
+  queueOperations,
+} from "./operations.ts";
 import {
-  type EmptyRequest,
-  type ItemResponse,
   loadQueuePackage,
-  type PopRequest,
-  type PutRequest,
-  type PutResponse,
   QUEUE_SERVICE_NAME,
   queueServiceDefinition,
-  type SizeResponse,
 } from "./proto.ts";
 import { sessionHandler } from "./session.ts";
-
-/** The default limit on the size of one item: 1 MiB of UTF-8. */
-export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
-
-/** The largest capacity: the wire reports the size as a `uint32`. */
-export const MAX_CAPACITY = 2 ** 32 - 1;
-
-/** grpc-js's default limit on a received message, which we never lower. */
-const GRPC_DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+import { toStatus } from "./status.ts";
+import type { QueueStore } from "./store/mod.ts";
 
 /** Room for the message framing around an item at the size limit. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
@@ -71,20 +54,6 @@ export interface QueueServerOptions {
    * absent.
    */
   token?: TokenGate;
-  /**
-   * The most UTF-8 bytes of items in the queue; a put past it answers false.
-   * Ignored when `store` is given.
-   *
-   * @default {1073741824}
-   */
-  maxBytes?: number;
-  /**
-   * Where the items live; it belongs to the server from now on, which
-   * closes it on shutdown.
-   *
-   * @default {a new MemoryStore of `capacity` items and `maxBytes` bytes}
-   */
-  store?: QueueStore;
 }
 
 /** Options of {@linkcode QueueServer.shutdown}. */
@@ -121,66 +90,22 @@ export interface QueueServer extends AsyncDisposable {
 }
 
 /**
- * Parses the capacity argument: an integer from 1 to {@linkcode MAX_CAPACITY}.
- *
- * @throws {RangeError} when the text is not such an integer
- */
-export function parseCapacity(text: string): number {
-  const capacity = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!(capacity >= 1 && capacity <= MAX_CAPACITY)) {
-    throw new RangeError(
-      `Invalid size "${text}": expected an integer from 1 to ${MAX_CAPACITY}`,
-    );
-  }
-  return capacity;
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  "": 1,
-  "B": 1,
-  "KiB": 1024,
-  "MiB": 1024 ** 2,
-  "GiB": 1024 ** 3,
-  "TiB": 1024 ** 4,
-};
-
-/**
- * Parses a byte count: a whole number, optionally followed by B, KiB, MiB,
- * GiB or TiB (`512MiB`, `2GiB`, `1073741824`).
- *
- * @throws {RangeError} when the text is not such a count of at least 1
- */
-export function parseByteSize(text: string): number {
-  const match = /^(\d{1,16})(B|KiB|MiB|GiB|TiB)?$/.exec(text);
-  const bytes = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? ""]! : NaN;
-  if (!(bytes >= 1 && Number.isSafeInteger(bytes))) {
-    throw new RangeError(
-      `Invalid byte count "${text}": expected a whole number of bytes, ` +
-        `optionally with KiB, MiB, GiB or TiB, such as 512MiB`,
-    );
-  }
-  return bytes;
-}
-
-/**
- * Creates a queue server over a new queue of `capacity` items, with the
- * queue service, the health service (reporting SERVING for the server and
- * for `queue.v1.QueueService`) and server reflection.
+ * Creates a queue server over `store`, with the queue service, the health
+ * service (reporting SERVING for the server and for `queue.v1.QueueService`)
+ * and server reflection. The store belongs to the server from now on, which
+ * closes it on shutdown.
  */
 export function createQueueServer(
-  capacity: number,
+  store: QueueStore,
   options: QueueServerOptions = {},
 ): QueueServer {
   const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
-  const { maxBytes = DEFAULT_MAX_BYTES } = options;
-  const store: QueueStore = options.store ??
-    new MemoryStore(capacity, { maxBytes });
   // Aborted by shutdown: sessions then take no further command.
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": Math.max(
-      GRPC_DEFAULT_MAX_MESSAGE_BYTES,
+      DEFAULT_MAX_MESSAGE_BYTES,
       maxItemBytes + MESSAGE_OVERHEAD_BYTES,
     ),
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -255,103 +180,6 @@ export function createQueueServer(
 }
 
 /**
- * The queue's operations as the RPCs see them: one function per command,
- * shared by the unary handlers and by `Session`. Each validates its request
- * (throwing `RangeError` for a caller's mistake) and resolves to its
- * response; `signal` aborts when the caller gives up.
- */
-export interface QueueOperations {
-  /** Appends the item unless the queue is full. */
-  put(request: PutRequest, signal: AbortSignal): Promise<PutResponse>;
-  /** Returns the head item without removing it. */
-  peek(request: EmptyRequest, signal: AbortSignal): Promise<ItemResponse>;
-  /** Removes and returns the head item. */
-  pop(request: PopRequest, signal: AbortSignal): Promise<ItemResponse>;
-  /** Returns the number of items queued. */
-  size(request: EmptyRequest, signal: AbortSignal): Promise<SizeResponse>;
-}
-
-/**
- * The operations of `queue.v1.QueueService` over `store`. A Put or Pop with
- * `wait_ms` waits in the store until it can answer, its time is up, or
- * `signal` aborts (the call was cancelled or its deadline passed): it then
- * rejects with the signal's reason, leaving the queue untouched.
- */
-export function queueOperations(
-  store: QueueStore,
-  maxItemBytes: number = DEFAULT_MAX_ITEM_BYTES,
-): QueueOperations {
-  const received = largeItemCollector();
-  return {
-    async put({ item, wait_ms = 0 }, signal) {
-      const bytes = Buffer.byteLength(item, "utf8");
-      received(bytes);
-      if (bytes > maxItemBytes) {
-        throw new RangeError(
-          `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
-        );
-      }
-      const waitMs = checkWait(wait_ms);
-      return { added: await store.put(item, { waitMs, signal }) };
-    },
-    async peek() {
-      return itemResponse(await store.peek());
-    },
-    async pop({ wait_ms = 0 }, signal) {
-      const waitMs = checkWait(wait_ms);
-      return itemResponse(await store.pop({ waitMs, signal }));
-    },
-    async size() {
-      return { size: await store.size() };
-    },
-  };
-}
-
-/** Items at least this large are counted by {@linkcode largeItemCollector}. */
-const LARGE_ITEM_BYTES = 64 * 1024;
-
-/** How many bytes of large items may arrive between two full collections. */
-const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
-
-/**
- * Keeps the garbage of large items bounded: V8 lets its heap grow to about
- * twice what is live before a full collection, and large strings (and the
- * buffers they were decoded from) count in full, so a server refusing 1 MiB
- * Puts at its `--max-bytes` would hold hundreds of MiB of dead items. When
- * the runtime exposes `gc` (queue-server runs with `--expose-gc`), this
- * collects after every {@linkcode COLLECT_EVERY_BYTES} of items of at least
- * {@linkcode LARGE_ITEM_BYTES} received; small items die young and V8's own
- * scavenger keeps up with them. Returns the function each Put calls with its
- * item's size.
- */
-function largeItemCollector(): (bytes: number) => void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  let received = 0;
-  return (bytes) => {
-    if (gc === undefined || bytes < LARGE_ITEM_BYTES) return;
-    received += bytes;
-    if (received >= COLLECT_EVERY_BYTES) {
-      received = 0;
-      gc();
-    }
-  };
-}
-
-/**
- * Checks a request's `wait_ms`: at most {@linkcode MAX_WAIT_MS}.
- *
- * @throws {RangeError} when it is longer
- */
-function checkWait(waitMs: number): number {
-  if (waitMs > MAX_WAIT_MS) {
-    throw new RangeError(
-      `Invalid wait_ms ${waitMs}: more than the limit of ${MAX_WAIT_MS} ms (1 hour)`,
-    );
-  }
-  return waitMs;
-}
-
-/**
  * The handlers of `queue.v1.QueueService` over `operations`; `closing`
  * aborts when the server shuts down.
  */
@@ -368,10 +196,6 @@ function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
 /** Whether a Put or Pop request asks to wait. */
 function waits(request: { wait_ms?: number }): boolean {
   return (request.wait_ms ?? 0) > 0;
-}
-
-function itemResponse(item: string | undefined): ItemResponse {
-  return item === undefined ? {} : { item };
 }
 
 /**
@@ -416,39 +240,6 @@ function unary<Request, Response>(
       (error: unknown) => callback(toStatus(error)),
     );
   };
-}
-
-/**
- * The one place that maps a handler's error to a gRPC status: a
- * `RangeError` is the caller's fault (INVALID_ARGUMENT, with its message); a
- * wait ended by the call's deadline is DEADLINE_EXCEEDED and by its
- * cancellation CANCELLED; a store that is shutting down, has failed or
- * cannot reach its server for now is UNAVAILABLE; anything else is INTERNAL, without details that could leak
- * internals.
- */
-export function toStatus(error: unknown): Partial<grpc.StatusObject> {
-  if (error instanceof RangeError) {
-    return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
-  }
-  if (error instanceof DOMException && error.name === "TimeoutError") {
-    return { code: grpc.status.DEADLINE_EXCEEDED, details: "Deadline passed" };
-  }
-  if (error instanceof DOMException && error.name === "AbortError") {
-    return { code: grpc.status.CANCELLED, details: "Call cancelled" };
-  }
-  if (error instanceof StoreClosedError) {
-    return { code: grpc.status.UNAVAILABLE, details: error.message };
-  }
-  if (error instanceof StoreUnavailableError) {
-    return { code: grpc.status.UNAVAILABLE, details: error.message };
-  }
-  if (error instanceof StoreFailedError) {
-    return {
-      code: grpc.status.UNAVAILABLE,
-      details: "The queue's storage failed; the server is stopping",
-    };
-  }
-  return { code: grpc.status.INTERNAL, details: "Internal server error" };
 }
 
 function why(error: Error): string {

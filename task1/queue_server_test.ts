@@ -2,41 +2,15 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import assert from "node:assert/strict";
 import { QueueCallError, QueueClient } from "./queue_client.ts";
-import {
-  createQueueServer,
-  MAX_CAPACITY,
-  parseByteSize,
-  parseCapacity,
-  type QueueServerOptions,
-} from "./queue_server.ts";
+import { createQueueServer, type QueueServerOptions } from "./queue_server.ts";
+import { MemoryStore } from "./store/memory.ts";
 
 /** Starts an in-process queue server on 127.0.0.1, port 0. */
 async function listening(capacity: number, options?: QueueServerOptions) {
-  const server = createQueueServer(capacity, options);
+  const server = createQueueServer(new MemoryStore(capacity), options);
   const port = await server.listen("127.0.0.1", 0);
   return { server, port };
 }
-
-Deno.test("parseCapacity accepts 1 to 2^32-1, the range of the uint32 size", () => {
-  assert.equal(parseCapacity("1"), 1);
-  assert.equal(parseCapacity("500"), 500);
-  assert.equal(parseCapacity(String(MAX_CAPACITY)), MAX_CAPACITY);
-  for (const bad of ["", "0", "-1", "1.5", "1e3", " 3", "4294967296", "x"]) {
-    assert.throws(() => parseCapacity(bad), RangeError, bad);
-  }
-});
-
-Deno.test("parseByteSize accepts whole bytes with an optional KiB, MiB, GiB or TiB and nothing else", () => {
-  assert.equal(parseByteSize("1"), 1);
-  assert.equal(parseByteSize("1073741824"), 1024 ** 3);
-  assert.equal(parseByteSize("512MiB"), 512 * 1024 ** 2);
-  assert.equal(parseByteSize("2GiB"), 2 * 1024 ** 3);
-  assert.equal(parseByteSize("64KiB"), 65536);
-  assert.equal(parseByteSize("10B"), 10);
-  for (const bad of ["", "0", "0MiB", "1.5GiB", "2 GiB", "1e3", "12XB", "-1"]) {
-    assert.throws(() => parseByteSize(bad), RangeError, bad);
-  }
-});
 
 Deno.test("queue server on port 0 serves put, peek, pop and size to a client", async () => {
   const { server, port } = await listening(2);
@@ -78,7 +52,7 @@ Deno.test("queue server refuses an item over the limit in UTF-8 bytes with INVAL
 Deno.test("queue server listen rejects a port in use with a clear message", async () => {
   const { server, port } = await listening(1);
   await using _ = server;
-  await using second = createQueueServer(1);
+  await using second = createQueueServer(new MemoryStore(1));
   await assert.rejects(
     second.listen("127.0.0.1", port),
     new Error(`Cannot listen on "127.0.0.1:${port}": address already in use`),

@@ -11,6 +11,7 @@ import http2 from "node:http2";
 import { WaitingClient } from "../tests/waiting_client.ts";
 import { queueServiceDefinition } from "./proto.ts";
 import { createQueueServer, type QueueServer } from "./queue_server.ts";
+import { MemoryStore } from "./store/memory.ts";
 
 const service = queueServiceDefinition();
 
@@ -18,7 +19,7 @@ async function listening(capacity: number): Promise<{
   server: QueueServer;
   port: number;
 }> {
-  const server = createQueueServer(capacity);
+  const server = createQueueServer(new MemoryStore(capacity));
   const port = await server.listen("127.0.0.1", 0);
   return { server, port };
 }

@@ -1,28 +1,13 @@
 /**
- * The queue client's interactive part, with no I/O of its own: parsing a
- * command line, running it against {@linkcode QueueOperations}, formatting
- * the answer, and the read-eval-print loop over an injected line source.
+ * The queue client's interactive part, with no I/O of its own: running a
+ * command (parsed by {@linkcode parseCommand}) against
+ * {@linkcode RemoteQueue}, formatting the answer, and the read-eval-print
+ * loop over an injected line source.
  *
  * @module
  */
-import type { QueueOperations } from "./queue_client.ts";
-
-/**
- * One command of the queue client. `waitMs` is how long the server may wait
- * for room (put) or for an item (pop), from `--wait SECONDS`.
- */
-export type Command =
-  | { name: "put"; item: string; waitMs?: number }
-  | { name: "peek" }
-  | { name: "pop"; waitMs?: number }
-  | { name: "size" }
-  | { name: "help" };
-
-/** What a line of input means: nothing, a command, or a mistake. */
-export type ParsedLine =
-  | { kind: "blank" }
-  | { kind: "command"; command: Command }
-  | { kind: "invalid"; message: string };
+import type { RemoteQueue } from "./queue_client.ts";
+import { parseCommand, type ReplCommand } from "./repl_command.ts";
 
 /** The answer to `help`. */
 export const HELP_TEXT: string =
@@ -31,98 +16,8 @@ export const HELP_TEXT: string =
   "and show the head; wait up to SECONDS for an item), size (count the " +
   "items), help";
 
-/** The longest `--wait`, in seconds: one hour, as the server allows. */
-export const MAX_WAIT_SECONDS = 3600;
-
 /** What `peek` and `pop` print when the queue is empty. */
 export const EMPTY_TEXT = "Queue is empty";
-
-const NO_ARGUMENT_COMMANDS: ReadonlyMap<string, Command> = new Map(
-  (["peek", "pop", "size", "help"] as const).map((name) => [name, { name }]),
-);
-
-/**
- * Parses a `--wait` value: a number of seconds from 0 to
- * {@linkcode MAX_WAIT_SECONDS}, decimals allowed, returned in whole
- * milliseconds.
- *
- * @throws {RangeError} when the text is not such a number
- */
-export function parseWait(text: string): number {
-  const seconds = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
-  if (!(seconds <= MAX_WAIT_SECONDS)) {
-    throw new RangeError(
-      `Invalid wait "${text}": expected a number of seconds from 0 to ${MAX_WAIT_SECONDS}`,
-    );
-  }
-  return Math.round(seconds * 1000);
-}
-
-/** Parses one line of input; words are separated by any whitespace. */
-export function parseCommand(line: string): ParsedLine {
-  return parseWords(line.trim().split(/\s+/));
-}
-
-/**
- * Parses a command given as words: its name, then its arguments, where
- * `--wait SECONDS` may appear after `put` or `pop`.
- */
-function parseWords(words: readonly string[]): ParsedLine {
-  const [name = "", ...afterName] = words;
-  if (name === "") return { kind: "blank" };
-  const waitAt = afterName.indexOf("--wait");
-  let waitMs: number | undefined;
-  let rest = afterName;
-  if (waitAt >= 0 && (name === "put" || name === "pop")) {
-    const value = afterName[waitAt + 1];
-    if (value === undefined) {
-      return invalid('Missing value after "--wait": expected SECONDS');
-    }
-    try {
-      waitMs = parseWait(value);
-    } catch (error: unknown) {
-      return invalid((error as RangeError).message);
-    }
-    rest = afterName.toSpliced(waitAt, 2);
-  }
-  if (name === "put") {
-    if (rest.length === 0) {
-      return invalid('Missing item: usage is "put ITEM"');
-    }
-    if (rest.length > 1) {
-      return invalid(
-        `Too many words after "put": an item is one word, got "${
-          rest.join(" ")
-        }"`,
-      );
-    }
-    const item = rest[0] ?? "";
-    return {
-      kind: "command",
-      command: waitMs === undefined ? { name, item } : { name, item, waitMs },
-    };
-  }
-  const command = NO_ARGUMENT_COMMANDS.get(name);
-  if (command !== undefined) {
-    if (rest.length > 0) {
-      const takes = name === "pop" ? "only --wait SECONDS" : "none";
-      return invalid(
-        `Unexpected argument "${rest[0]}": "${name}" takes ${takes}`,
-      );
-    }
-    if (waitMs !== undefined) {
-      return { kind: "command", command: { name: "pop", waitMs } };
-    }
-    return { kind: "command", command };
-  }
-  return invalid(
-    `Unknown command "${name}": expected put ITEM, peek, pop, size or help`,
-  );
-}
-
-function invalid(message: string): ParsedLine {
-  return { kind: "invalid", message };
-}
 
 /**
  * Runs `command` against `queue` and resolves to the line to print:
@@ -131,8 +26,8 @@ function invalid(message: string): ParsedLine {
  * queue's error when the call fails.
  */
 export async function executeCommand(
-  command: Command,
-  queue: QueueOperations,
+  command: ReplCommand,
+  queue: RemoteQueue,
 ): Promise<string> {
   switch (command.name) {
     case "put":
@@ -205,7 +100,7 @@ export const PROMPT = "> ";
  */
 export async function runRepl(
   lines: AsyncIterable<string>,
-  queue: QueueOperations,
+  queue: RemoteQueue,
   output: ReplOutput,
   options: ReplOptions = {},
 ): Promise<ReplEnd> {

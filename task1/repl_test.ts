@@ -1,20 +1,18 @@
 import assert from "node:assert/strict";
 import { QUEUE_SEED_SESSION } from "../tests/seed_sessions.ts";
 import { BoundedQueue } from "./bounded_queue.ts";
-import type { QueueOperations } from "./queue_client.ts";
+import type { RemoteQueue } from "./queue_client.ts";
 import {
   EMPTY_TEXT,
   executeCommand,
   HELP_TEXT,
-  parseCommand,
-  parseWait,
   PROMPT,
   type ReplOptions,
   runRepl,
 } from "./repl.ts";
 
 /** The queue operations over an in-memory queue, as the server answers them. */
-function memoryQueue(capacity: number): QueueOperations {
+function memoryQueue(capacity: number): RemoteQueue {
   const queue = new BoundedQueue<string>(capacity);
   return {
     put: (item) => Promise.resolve(queue.put(item)),
@@ -31,7 +29,7 @@ async function* linesOf(lines: string[]): AsyncGenerator<string> {
 /** Runs the REPL over `lines` and records everything it writes, in order. */
 async function transcript(
   lines: AsyncIterable<string>,
-  queue: QueueOperations,
+  queue: RemoteQueue,
   options: ReplOptions = {},
 ) {
   const written: string[] = [];
@@ -42,45 +40,6 @@ async function transcript(
   }, options);
   return { end, written };
 }
-
-Deno.test("parseCommand reads the five commands", () => {
-  assert.deepEqual(parseCommand("put A"), {
-    kind: "command",
-    command: { name: "put", item: "A" },
-  });
-  assert.deepEqual(parseCommand("  put \t A  "), {
-    kind: "command",
-    command: { name: "put", item: "A" },
-  });
-  for (const name of ["peek", "pop", "size", "help"]) {
-    assert.deepEqual(parseCommand(name), {
-      kind: "command",
-      command: { name },
-    });
-  }
-});
-
-Deno.test("parseCommand treats an empty or all-space line as blank", () => {
-  assert.deepEqual(parseCommand(""), { kind: "blank" });
-  assert.deepEqual(parseCommand(" \t "), { kind: "blank" });
-});
-
-Deno.test("parseCommand explains each mistake in one line", () => {
-  const cases: [string, RegExp][] = [
-    ["put", /^Missing item/],
-    ["put   ", /^Missing item/],
-    ["put a b", /^Too many words after "put".*"a b"/],
-    ["peek now", /^Unexpected argument "now": "peek" takes none/],
-    ["PUT A", /^Unknown command "PUT"/],
-    ["constructor", /^Unknown command "constructor"/],
-    ["get", /^Unknown command "get"/],
-  ];
-  for (const [line, message] of cases) {
-    const parsed = parseCommand(line);
-    assert.equal(parsed.kind, "invalid", line);
-    if (parsed.kind === "invalid") assert.match(parsed.message, message);
-  }
-});
 
 Deno.test("executeCommand formats each answer as the seed prints it", async () => {
   const queue = memoryQueue(1);
@@ -137,7 +96,7 @@ Deno.test("runRepl ignores blank lines and keeps going after mistakes", async ()
 
 Deno.test("runRepl reports a failed call as one error line and goes on", async () => {
   let calls = 0;
-  const flaky: QueueOperations = {
+  const flaky: RemoteQueue = {
     ...memoryQueue(3),
     size: () => {
       calls++;
@@ -166,7 +125,7 @@ Deno.test("runRepl ends at once when aborted while waiting for a line", async ()
 
 Deno.test("runRepl ends at once when aborted while waiting for an answer", async () => {
   const controller = new AbortController();
-  const hanging: QueueOperations = {
+  const hanging: RemoteQueue = {
     ...memoryQueue(3),
     size: () => {
       controller.abort();
@@ -180,60 +139,9 @@ Deno.test("runRepl ends at once when aborted while waiting for an answer", async
   assert.deepEqual(written, []);
 });
 
-Deno.test("parseCommand reads --wait SECONDS after put and pop, in milliseconds", () => {
-  assert.deepEqual(parseCommand("put A --wait 2.5"), {
-    kind: "command",
-    command: { name: "put", item: "A", waitMs: 2500 },
-  });
-  assert.deepEqual(parseCommand("put --wait 1 A"), {
-    kind: "command",
-    command: { name: "put", item: "A", waitMs: 1000 },
-  });
-  assert.deepEqual(parseCommand("pop --wait 30"), {
-    kind: "command",
-    command: { name: "pop", waitMs: 30_000 },
-  });
-  assert.deepEqual(parseCommand("pop --wait 0"), {
-    kind: "command",
-    command: { name: "pop", waitMs: 0 },
-  });
-});
-
-Deno.test("parseCommand refuses a missing, negative, nonsense or over-an-hour --wait", () => {
-  const cases: [string, RegExp][] = [
-    ["pop --wait", /^Missing value after "--wait"/],
-    ["put A --wait", /^Missing value after "--wait"/],
-    [
-      "pop --wait -1",
-      /^Invalid wait "-1": expected a number of seconds from 0 to 3600$/,
-    ],
-    ["pop --wait soon", /^Invalid wait "soon"/],
-    ["pop --wait 3600.5", /^Invalid wait "3600.5"/],
-    ["pop --wait 1e3", /^Invalid wait "1e3"/],
-    ["peek --wait 1", /^Unexpected argument "--wait": "peek" takes none/],
-    ["pop now", /^Unexpected argument "now": "pop" takes only --wait SECONDS/],
-    ["put --wait 1", /^Missing item/],
-  ];
-  for (const [line, message] of cases) {
-    const parsed = parseCommand(line);
-    assert.equal(parsed.kind, "invalid", line);
-    if (parsed.kind === "invalid") assert.match(parsed.message, message, line);
-  }
-});
-
-Deno.test("parseWait accepts 0 to 3600 seconds with decimals", () => {
-  assert.equal(parseWait("0"), 0);
-  assert.equal(parseWait(".25"), 250);
-  assert.equal(parseWait("1.0005"), 1001);
-  assert.equal(parseWait("3600"), 3_600_000);
-  for (const bad of ["", "-0.5", "1.2.3", "3601", "Infinity", " 1"]) {
-    assert.throws(() => parseWait(bad), RangeError, bad);
-  }
-});
-
 Deno.test("executeCommand passes --wait on to the queue as milliseconds", async () => {
   const waits: (number | undefined)[] = [];
-  const queue: QueueOperations = {
+  const queue: RemoteQueue = {
     ...memoryQueue(1),
     put: (_item, waitMs) => {
       waits.push(waitMs);
@@ -254,7 +162,7 @@ Deno.test("runRepl with a window sends commands before earlier answers arrive an
   const gates: (() => void)[] = [];
   let started = 0;
   const inner = memoryQueue(10);
-  const slow: QueueOperations = {
+  const slow: RemoteQueue = {
     ...inner,
     // Each put is applied at once, as a server runs it, but its answer
     // arrives only when the test opens its gate, last one first.
@@ -293,7 +201,7 @@ Deno.test("runRepl with a window never has more commands unanswered than the win
   let running = 0;
   let most = 0;
   const inner = memoryQueue(1000);
-  const counting: QueueOperations = {
+  const counting: RemoteQueue = {
     ...inner,
     put: async (item) => {
       running++;
@@ -314,7 +222,7 @@ Deno.test("runRepl with a window never has more commands unanswered than the win
 Deno.test("runRepl writes nothing more once aborted, even answers that arrive later", async () => {
   const controller = new AbortController();
   const answer = Promise.withResolvers<number>();
-  const late: QueueOperations = {
+  const late: RemoteQueue = {
     ...memoryQueue(3),
     size: () => answer.promise,
   };

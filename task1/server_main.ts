@@ -21,12 +21,8 @@ import {
   SERVER_SECURITY_OPTIONS,
   serverSecurityUsage,
 } from "../lib/flags/security.ts";
-import {
-  createQueueServer,
-  DEFAULT_MAX_ITEM_BYTES,
-  parseByteSize,
-  parseCapacity,
-} from "./queue_server.ts";
+import { DEFAULT_MAX_ITEM_BYTES } from "./operations.ts";
+import { createQueueServer } from "./queue_server.ts";
 import { MemoryStore } from "./store/memory.ts";
 import {
   DEFAULT_MAX_BYTES,
@@ -95,6 +91,51 @@ and reflection services needs "authorization: Bearer <token>" metadata.`;
  */
 const HEAP_RESERVE_BYTES = 512 * 1024 * 1024;
 
+/** The largest capacity: the wire reports the size as a `uint32`. */
+export const MAX_CAPACITY = 2 ** 32 - 1;
+
+/**
+ * Parses the capacity argument: an integer from 1 to {@linkcode MAX_CAPACITY}.
+ *
+ * @throws {RangeError} when the text is not such an integer
+ */
+export function parseCapacity(text: string): number {
+  const capacity = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(capacity >= 1 && capacity <= MAX_CAPACITY)) {
+    throw new RangeError(
+      `Invalid size "${text}": expected an integer from 1 to ${MAX_CAPACITY}`,
+    );
+  }
+  return capacity;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  "B": 1,
+  "KiB": 1024,
+  "MiB": 1024 ** 2,
+  "GiB": 1024 ** 3,
+  "TiB": 1024 ** 4,
+};
+
+/**
+ * Parses a byte count: a whole number, optionally followed by B, KiB, MiB,
+ * GiB or TiB (`512MiB`, `2GiB`, `1073741824`).
+ *
+ * @throws {RangeError} when the text is not such a count of at least 1
+ */
+export function parseByteSize(text: string): number {
+  const match = /^(\d{1,16})(B|KiB|MiB|GiB|TiB)?$/.exec(text);
+  const bytes = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? ""]! : NaN;
+  if (!(bytes >= 1 && Number.isSafeInteger(bytes))) {
+    throw new RangeError(
+      `Invalid byte count "${text}": expected a whole number of bytes, ` +
+        `optionally with KiB, MiB, GiB or TiB, such as 512MiB`,
+    );
+  }
+  return bytes;
+}
+
 async function main(
   args: string[],
   { signal }: ProgramContext,
@@ -156,7 +197,7 @@ async function main(
       ? new MemoryStore(capacity, { maxBytes })
       : await openSqliteStore(data, capacity, { maxBytes });
   }
-  const server = createQueueServer(capacity, { store, ...security });
+  const server = createQueueServer(store, security);
   let boundPort: number;
   try {
     boundPort = await server.listen(host, port);

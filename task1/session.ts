@@ -8,8 +8,10 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
+import { type ConnectionSocket, connectionSocket } from "./grpc_internals.ts";
 import type { Command, Reply } from "./proto.ts";
-import { type QueueOperations, toStatus } from "./queue_server.ts";
+import type { QueueOperations } from "./operations.ts";
+import { toStatus } from "./status.ts";
 
 /** Options of {@linkcode sessionHandler}. */
 export interface SessionOptions {
@@ -36,39 +38,8 @@ export interface SessionOptions {
   closing?: AbortSignal;
 }
 
-/**
- * The connection's socket under a call, as far as the session needs it:
- * how many bytes have left, and its events.
- */
-interface ConnectionSocket {
-  readonly bytesWritten: number;
-  once(event: "data", listener: () => void): unknown;
-  off(event: "data", listener: () => void): unknown;
-}
-
 /** How often a stalled session looks again whether its replies have left. */
 const UNSENT_RECHECK_MS = 50;
-
-/**
- * The socket of the HTTP/2 connection a grpc-js server call runs on, or
- * undefined if it cannot be reached.
- *
- * Deno 2.9's `node:http2` completes every write at once, whatever room the
- * client's flow-control window leaves, and keeps what does not fit; so
- * `write()` never returns false for a client that stops reading, and its
- * replies would pile up without limit. What has actually left is counted by
- * the connection's socket (`bytesWritten`), which grpc-js keeps in private
- * fields: the call's intercepting call (the base call when there are no
- * interceptors, as here) holds the HTTP/2 stream.
- */
-function connectionSocket(call: object): ConnectionSocket | undefined {
-  const socket = (call as {
-    call?: { stream?: { session?: { socket?: Partial<ConnectionSocket> } } };
-  }).call?.stream?.session?.socket;
-  return typeof socket?.bytesWritten === "number"
-    ? socket as ConnectionSocket
-    : undefined;
-}
 
 /**
  * Returns the grpc-js handler of `Session` over `operations`. Each session

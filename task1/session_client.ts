@@ -18,12 +18,14 @@ import { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import { setImmediate } from "node:timers";
 import { AUTHORIZATION_KEY } from "./credentials.ts";
+import { frameMessage, MessageDecoder } from "./grpc_framing.ts";
 import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
 import type {
   QueueCallError,
   QueueClient,
-  QueueOperations,
+  RemoteQueue,
 } from "./queue_client.ts";
+import { UnaryCommands } from "./unary_commands.ts";
 
 /** A command sent and not yet answered. */
 interface Pending {
@@ -41,8 +43,8 @@ interface OpenStream {
   pending: Pending[];
   /** Whether the server has answered anything on it (so it has `Session`). */
   answered: boolean;
-  /** Received bytes that do not yet make a whole message. */
-  partial: Buffer;
+  /** Splits the received bytes into replies. */
+  decoder: MessageDecoder;
 }
 
 /** The `Session` method: its path and message encoding. */
@@ -65,13 +67,13 @@ const PROXY_VARIABLES = ["grpc_proxy", "https_proxy", "http_proxy"];
  * (set in `grpc_proxy`, `https_proxy` or `http_proxy`), which grpc-js
  * handles.
  */
-export class SessionClient implements QueueOperations, Disposable {
+export class SessionClient implements RemoteQueue, Disposable {
   readonly #client: QueueClient;
   #connection: http2.ClientHttp2Session | undefined;
   #open: OpenStream | undefined;
   #unary: boolean;
-  /** Settles after the last unary call made so far (in fallback mode). */
-  #unaryTail: Promise<unknown> = Promise.resolve();
+  /** The commands made as unary calls (in fallback mode). */
+  readonly #unaryCommands: UnaryCommands;
   /** Framed commands not yet written, and whether a write is scheduled. */
   #outgoing: Buffer[] = [];
   #writeScheduled = false;
@@ -84,6 +86,7 @@ export class SessionClient implements QueueOperations, Disposable {
   /** Sends commands to the server of `client`, with its timeout. */
   constructor(client: QueueClient) {
     this.#client = client;
+    this.#unaryCommands = new UnaryCommands(client);
     this.#unary = PROXY_VARIABLES.some((name) => !!Deno.env.get(name));
   }
 
@@ -130,11 +133,11 @@ export class SessionClient implements QueueOperations, Disposable {
   }
 
   #send(command: Command, waitMs: number): Promise<Reply> {
-    if (this.#unary) return this.#serially(command);
+    if (this.#unary) return this.#unaryCommands.send(command);
     const open = this.#open ?? this.#openStream();
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     open.pending.push({ command, waitMs, resolve, reject });
-    this.#outgoing.push(frame(SESSION.requestSerialize(command)));
+    this.#outgoing.push(frameMessage(SESSION.requestSerialize(command)));
     if (!this.#writeScheduled) {
       this.#writeScheduled = true;
       setImmediate(this.#write);
@@ -167,7 +170,7 @@ export class SessionClient implements QueueOperations, Disposable {
       stream,
       pending: [],
       answered: false,
-      partial: Buffer.alloc(0),
+      decoder: new MessageDecoder(),
     };
     this.#open = open;
     stream.on("data", (chunk: Buffer) => this.#receive(open, chunk));
@@ -232,24 +235,24 @@ export class SessionClient implements QueueOperations, Disposable {
     });
   }
 
-  /** Splits received bytes into replies and answers the commands. */
+  /**
+   * Splits received bytes into replies and answers the commands; a reply
+   * over the size limit fails the stream with RESOURCE_EXHAUSTED.
+   */
   #receive(open: OpenStream, chunk: Buffer): void {
-    let bytes = open.partial.length === 0
-      ? chunk
-      : Buffer.concat([open.partial, chunk]);
-    let offset = 0;
-    while (bytes.length - offset >= 5) {
-      const length = bytes.readUInt32BE(offset + 1);
-      const end = offset + 5 + length;
-      if (end > bytes.length) break;
-      this.#answer(
-        open,
-        SESSION.responseDeserialize(bytes.subarray(offset + 5, end)),
-      );
-      offset = end;
+    // A stream given up has no commands left to answer.
+    if (this.#open !== open) return;
+    let replies: Buffer[];
+    try {
+      replies = open.decoder.push(chunk);
+    } catch (error: unknown) {
+      const { message } = error as RangeError;
+      this.#giveUp(open, grpc.status.RESOURCE_EXHAUSTED, message);
+      return;
     }
-    bytes = bytes.subarray(offset);
-    open.partial = bytes;
+    for (const reply of replies) {
+      this.#answer(open, SESSION.responseDeserialize(reply));
+    }
   }
 
   #answer(open: OpenStream, reply: Reply): void {
@@ -313,28 +316,11 @@ export class SessionClient implements QueueOperations, Disposable {
     this.#connection?.close();
     this.#connection = undefined;
     for (const pending of open.pending.splice(0)) {
-      this.#serially(pending.command).then(pending.resolve, pending.reject);
+      this.#unaryCommands.send(pending.command).then(
+        pending.resolve,
+        pending.reject,
+      );
     }
-  }
-
-  /** Makes `command` a unary call once the earlier ones have settled. */
-  #serially(command: Command): Promise<Reply> {
-    const reply = this.#unaryTail.then(() => this.#unaryCall(command));
-    this.#unaryTail = reply.catch(() => {});
-    return reply;
-  }
-
-  async #unaryCall(command: Command): Promise<Reply> {
-    const client = this.#client;
-    if (command.put) {
-      const { item, wait_ms = 0 } = command.put;
-      return { put: { added: await client.put(item, wait_ms) } };
-    }
-    if (command.pop) {
-      return { pop: itemOf(await client.pop(command.pop.wait_ms ?? 0)) };
-    }
-    if (command.peek) return { peek: itemOf(await client.peek()) };
-    return { size: { size: await client.size() } };
   }
 
   /**
@@ -369,17 +355,4 @@ export class SessionClient implements QueueOperations, Disposable {
       this.#timer = setTimeout(this.#checkHead, left);
     }
   };
-}
-
-/** A gRPC length-prefixed message: flag 0 (uncompressed), length, bytes. */
-function frame(message: Buffer): Buffer {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  message.copy(framed, 5);
-  return framed;
-}
-
-function itemOf(item: string | undefined): { item?: string } {
-  return item === undefined ? {} : { item };
 }

@@ -12,7 +12,9 @@ import type {
   SizeResponse,
 } from "./proto.ts";
 import { QueueClient } from "./queue_client.ts";
-import { createQueueServer, type QueueOperations } from "./queue_server.ts";
+import type { QueueOperations } from "./operations.ts";
+import { createQueueServer } from "./queue_server.ts";
+import { MemoryStore } from "./store/memory.ts";
 import { SessionClient } from "./session_client.ts";
 import { sessionHandler, type SessionOptions } from "./session.ts";
 
@@ -289,7 +291,7 @@ Deno.test("session ends the stream once the client has half-closed and every rep
 /** Starts an in-process queue server and a session client of it. */
 async function serverAndSession(capacity: number, maxItemBytes?: number) {
   const server = createQueueServer(
-    capacity,
+    new MemoryStore(capacity),
     maxItemBytes === undefined ? {} : { maxItemBytes },
   );
   const port = await server.listen("127.0.0.1", 0);
@@ -354,7 +356,7 @@ Deno.test("session client tells an empty queue apart from an empty-string item",
 });
 
 Deno.test("queue server shutdown ends an idle session at once, and the session client then reports UNAVAILABLE for each command", async () => {
-  const server = createQueueServer(10);
+  const server = createQueueServer(new MemoryStore(10));
   const port = await server.listen("127.0.0.1", 0);
   using client = new QueueClient({ hostname: "127.0.0.1", port });
   using session = new SessionClient(client);

@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { BoundedQueue } from "../task1/bounded_queue.ts";
 import { queueServiceDefinition } from "../task1/proto.ts";
-import { QueueClient, type QueueOperations } from "../task1/queue_client.ts";
+import { QueueClient, type RemoteQueue } from "../task1/queue_client.ts";
 import { runRepl } from "../task1/repl.ts";
 import { SessionClient } from "../task1/session_client.ts";
 import {
@@ -111,7 +111,7 @@ async function mergedOutput(
 /** What the REPL prints for `lines` over an in-memory queue of `size`. */
 async function modelOutput(lines: string[], size: number): Promise<string[]> {
   const queue = new BoundedQueue<string>(size);
-  const memory: QueueOperations = {
+  const memory: RemoteQueue = {
     put: (item) => Promise.resolve(queue.put(item)),
     peek: () => Promise.resolve(queue.peek()),
     pop: () => Promise.resolve(queue.pop()),

@@ -1,0 +1,121 @@
+/**
+ * The queue's operations as the RPCs see them, over one
+ * {@linkcode QueueStore}: each validates its request and resolves to its
+ * response. The unary handlers and `Session` both run them.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { MAX_WAIT_MS, type QueueStore } from "./store/mod.ts";
+import type {
+  EmptyRequest,
+  ItemResponse,
+  PopRequest,
+  PutRequest,
+  PutResponse,
+  SizeResponse,
+} from "./proto.ts";
+
+/** The default limit on the size of one item: 1 MiB of UTF-8. */
+export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
+
+/**
+ * The queue's operations as the RPCs see them: one function per command,
+ * shared by the unary handlers and by `Session`. Each validates its request
+ * (throwing `RangeError` for a caller's mistake) and resolves to its
+ * response; `signal` aborts when the caller gives up.
+ */
+export interface QueueOperations {
+  /** Appends the item unless the queue is full. */
+  put(request: PutRequest, signal: AbortSignal): Promise<PutResponse>;
+  /** Returns the head item without removing it. */
+  peek(request: EmptyRequest, signal: AbortSignal): Promise<ItemResponse>;
+  /** Removes and returns the head item. */
+  pop(request: PopRequest, signal: AbortSignal): Promise<ItemResponse>;
+  /** Returns the number of items queued. */
+  size(request: EmptyRequest, signal: AbortSignal): Promise<SizeResponse>;
+}
+
+/**
+ * The operations of `queue.v1.QueueService` over `store`. A Put or Pop with
+ * `wait_ms` waits in the store until it can answer, its time is up, or
+ * `signal` aborts (the call was cancelled or its deadline passed): it then
+ * rejects with the signal's reason, leaving the queue untouched.
+ */
+export function queueOperations(
+  store: QueueStore,
+  maxItemBytes: number = DEFAULT_MAX_ITEM_BYTES,
+): QueueOperations {
+  const received = largeItemCollector();
+  return {
+    async put({ item, wait_ms = 0 }, signal) {
+      const bytes = Buffer.byteLength(item, "utf8");
+      received(bytes);
+      if (bytes > maxItemBytes) {
+        throw new RangeError(
+          `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
+        );
+      }
+      const waitMs = checkWait(wait_ms);
+      return { added: await store.put(item, { waitMs, signal }) };
+    },
+    async peek() {
+      return itemResponse(await store.peek());
+    },
+    async pop({ wait_ms = 0 }, signal) {
+      const waitMs = checkWait(wait_ms);
+      return itemResponse(await store.pop({ waitMs, signal }));
+    },
+    async size() {
+      return { size: await store.size() };
+    },
+  };
+}
+
+/** Items at least this large are counted by {@linkcode largeItemCollector}. */
+const LARGE_ITEM_BYTES = 64 * 1024;
+
+/** How many bytes of large items may arrive between two full collections. */
+const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Keeps the garbage of large items bounded: V8 lets its heap grow to about
+ * twice what is live before a full collection, and large strings (and the
+ * buffers they were decoded from) count in full, so a server refusing 1 MiB
+ * Puts at its `--max-bytes` would hold hundreds of MiB of dead items. When
+ * the runtime exposes `gc` (queue-server runs with `--expose-gc`), this
+ * collects after every {@linkcode COLLECT_EVERY_BYTES} of items of at least
+ * {@linkcode LARGE_ITEM_BYTES} received; small items die young and V8's own
+ * scavenger keeps up with them. Returns the function each Put calls with its
+ * item's size.
+ */
+function largeItemCollector(): (bytes: number) => void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let received = 0;
+  return (bytes) => {
+    if (gc === undefined || bytes < LARGE_ITEM_BYTES) return;
+    received += bytes;
+    if (received >= COLLECT_EVERY_BYTES) {
+      received = 0;
+      gc();
+    }
+  };
+}
+
+/**
+ * Checks a request's `wait_ms`: at most {@linkcode MAX_WAIT_MS}.
+ *
+ * @throws {RangeError} when it is longer
+ */
+function checkWait(waitMs: number): number {
+  if (waitMs > MAX_WAIT_MS) {
+    throw new RangeError(
+      `Invalid wait_ms ${waitMs}: more than the limit of ${MAX_WAIT_MS} ms (1 hour)`,
+    );
+  }
+  return waitMs;
+}
+
+function itemResponse(item: string | undefined): ItemResponse {
+  return item === undefined ? {} : { item };
+}
