@@ -31,22 +31,22 @@ import {
   type RedisClient,
   type RedisClientOptions,
   RedisScript,
-} from "../../lib/redis.ts";
-import { Deadlines } from "../../lib/deadlines.ts";
+} from "../../../lib/redis.ts";
+import { Deadlines } from "../../../lib/deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,
   type QueueStore,
   StoreClosedError,
   type StoreStatus,
   StoreUnavailableError,
+  utf8Bytes,
   type WaitOptions,
-} from "./mod.ts";
-import { utf8Bytes } from "./memory.ts";
-import INIT from "./redis/init.lua" with { type: "text" };
-import LEASE from "./redis/lease.lua" with { type: "text" };
-import LEAVE from "./redis/leave.lua" with { type: "text" };
-import POP from "./redis/pop.lua" with { type: "text" };
-import PUT from "./redis/put.lua" with { type: "text" };
+} from "../mod.ts";
+import INIT from "./init.lua" with { type: "text" };
+import LEASE from "./lease.lua" with { type: "text" };
+import LEAVE from "./leave.lua" with { type: "text" };
+import POP from "./pop.lua" with { type: "text" };
+import PUT from "./put.lua" with { type: "text" };
 
 /**
  * Options of {@linkcode openRedisStore}; `ca` as for {@linkcode newRedisClient}.
