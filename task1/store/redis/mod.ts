@@ -1,20 +1,10 @@
 /**
  * The Redis store: the queue lives in Redis, so that several queue-servers
- * given the same URL and key serve one queue.
- *
- * Each change is one Lua script (the `redis/*.lua` files) that checks and
- * writes in one atomic step: a put checks the count and the bytes, then
- * pushes, so the capacity is exact however many servers race. The queue's
- * keys share the hash tag `{KEY}`, so they live on one node of a cluster.
- *
- * - `queue:{KEY}:items`, a list, head on the left;
- * - `queue:{KEY}:meta`, a hash: the capacity and byte bound stored with the
- *   queue, and the count and bytes of its items (those in flight included);
- * - `queue:{KEY}:inflight:ID`, the item a waiting pop of server ID took and
- *   has not delivered yet; `queue:{KEY}:servers`, the servers' leases, so
- *   that the in-flight item of a server that died goes back to the head;
- * - `queue:{KEY}:putwait`, a flag with a time to live: some server has puts
- *   waiting for room, so pops publish on the channel `queue:{KEY}:room`.
+ * given the same URL and key serve one queue. This module opens the store
+ * and wires its parts: the keys (`keys.ts`), the put and pop scripts
+ * (`protocol.ts`), the waiting calls (`waiting.ts`), the lease on in-flight
+ * items (`leases.ts`), outage recovery (`recovery.ts`) and the durability
+ * check (`durability.ts`).
  *
  * Three connections per server, however many calls wait: one for commands
  * (watched: its pings bound every command), one that runs the blocking pops
@@ -30,23 +20,21 @@ import {
   newRedisClient,
   type RedisClient,
   type RedisClientOptions,
-  RedisScript,
 } from "../../../lib/redis.ts";
-import { Deadlines } from "../../../lib/deadlines.ts";
 import {
   DEFAULT_MAX_BYTES,
   type QueueStore,
   StoreClosedError,
   type StoreStatus,
-  StoreUnavailableError,
   utf8Bytes,
   type WaitOptions,
 } from "../mod.ts";
-import INIT from "./init.lua" with { type: "text" };
-import LEASE from "./lease.lua" with { type: "text" };
-import LEAVE from "./leave.lua" with { type: "text" };
-import POP from "./pop.lua" with { type: "text" };
-import PUT from "./put.lua" with { type: "text" };
+import { checkDurability } from "./durability.ts";
+import { QueueKeys } from "./keys.ts";
+import { Lease } from "./leases.ts";
+import { QueueProtocol } from "./protocol.ts";
+import { Reachability } from "./recovery.ts";
+import { BLOCK_SECONDS, RedisWaiting } from "./waiting.ts";
 
 /**
  * Options of {@linkcode openRedisStore}; `ca` as for {@linkcode newRedisClient}.
@@ -95,50 +83,6 @@ export interface RedisStoreReport {
 }
 
 /**
- * The most UTF-8 bytes of items that this server's waiting puts hold in
- * memory together, as in the memory store: past it a put answers false at
- * once instead of waiting.
- */
-const MAX_WAITING_BYTES = 16 * 1024 * 1024;
-
-/** The longest one blocking pop waits in Redis before it is issued again. */
-const BLOCK_SECONDS = 1;
-
-interface Waiter<T> {
-  /** Set while a Redis step for this waiter runs: it cannot leave then. */
-  busy: boolean;
-  /** Set when it gave up while busy: it leaves when the step answers. */
-  leaving: (() => void) | undefined;
-  settle(value: T): void;
-  fail(reason: unknown): void;
-}
-
-interface PutWaiter extends Waiter<boolean> {
-  item: string;
-  bytes: number;
-}
-
-/** The Redis keys of one queue. */
-class QueueKeys {
-  readonly items: string;
-  readonly meta: string;
-  readonly servers: string;
-  readonly putWait: string;
-  readonly room: string;
-  readonly inflightPrefix: string;
-
-  constructor(name: string) {
-    const prefix = `queue:{${name}}:`;
-    this.items = prefix + "items";
-    this.meta = prefix + "meta";
-    this.servers = prefix + "servers";
-    this.putWait = prefix + "putwait";
-    this.room = prefix + "room";
-    this.inflightPrefix = prefix + "inflight:";
-  }
-}
-
-/**
  * Connects to the Redis at `url` (`redis://` or `rediss://`, with an
  * optional password and database number) and opens the queue named by
  * `options.key`, storing `capacity` and `maxBytes` with it unless it has
@@ -167,39 +111,16 @@ export async function openRedisStore(
  * {@linkcode openRedisStore} to make one.
  */
 export class RedisStore implements QueueStore {
-  readonly #url: string;
-  readonly #keys: QueueKeys;
-  readonly #id = crypto.randomUUID();
-  readonly #inflight: string;
-  readonly #leaseMs: number;
   readonly #deadlineMs: number;
+  readonly #keys: QueueKeys;
   readonly #client: RedisClient;
   readonly #blocker: RedisClient;
   readonly #listener: RedisClient;
-  readonly #scripts = {
-    init: new RedisScript(INIT),
-    lease: new RedisScript(LEASE),
-    leave: new RedisScript(LEAVE),
-    pop: new RedisScript(POP),
-    put: new RedisScript(PUT),
-  };
-  #capacity: number;
-  #maxBytes: number;
-  #size = 0;
-  #bytes = 0;
-  #waitingBytes = 0;
-  readonly #putWaiters = new Set<PutWaiter>();
-  readonly #popWaiters = new Set<Waiter<string | undefined>>();
-  readonly #deadlines = new Deadlines();
-  readonly #availability: ((available: boolean) => void)[] = [];
-  /** Why Redis is unreachable, while it is; undefined while it serves. */
-  #unreachable: string | undefined;
-  #closed = false;
-  #recovering = false;
-  #leaseTimer: ReturnType<typeof setInterval> | undefined;
-  #popping: Promise<void> | undefined;
-  #admitting: Promise<void> | undefined;
-  #admitAgain = false;
+  readonly #closing = new AbortController();
+  readonly #reachability: Reachability;
+  readonly #protocol: QueueProtocol;
+  readonly #waiting: RedisWaiting;
+  readonly #lease: Lease;
   /** Never aborted: Redis's failures are recoverable (`unavailable`). */
   readonly #neverFails = new AbortController().signal;
 
@@ -207,12 +128,9 @@ export class RedisStore implements QueueStore {
   constructor(url: string, capacity: number, options: RedisStoreOptions) {
     const { maxBytes = DEFAULT_MAX_BYTES, key = "queue" } = options;
     const { deadlineMs = 2000, leaseMs = 10_000, ca } = options;
-    this.#url = url;
-    this.#keys = new QueueKeys(key);
-    this.#inflight = this.#keys.inflightPrefix + this.#id;
-    this.#capacity = capacity;
-    this.#maxBytes = maxBytes;
-    this.#leaseMs = leaseMs;
+    const id = crypto.randomUUID();
+    const keys = new QueueKeys(key, id);
+    this.#keys = keys;
     this.#deadlineMs = deadlineMs;
     const pingMs = Math.max(50, Math.floor(deadlineMs / 4));
     this.#client = newRedisClient(url, {
@@ -228,6 +146,31 @@ export class RedisStore implements QueueStore {
       deadlineMs: deadlineMs + BLOCK_SECONDS * 1000,
       ca,
     });
+    const closing = this.#closing.signal;
+    const reachability = new Reachability(this.#client, {
+      url,
+      closing,
+      recover: async () => {
+        await protocol.init();
+        await protocol.returnInFlight();
+      },
+      lost: (error) => this.#waiting.failAll(error),
+    });
+    const protocol = new QueueProtocol(this.#client, keys, reachability, {
+      capacity,
+      maxBytes,
+      flagMs: leaseMs,
+    });
+    this.#reachability = reachability;
+    this.#protocol = protocol;
+    this.#waiting = new RedisWaiting({
+      blocker: this.#blocker,
+      keys,
+      protocol,
+      reachability,
+      closing,
+    });
+    this.#lease = new Lease(this.#client, keys, { id, leaseMs });
   }
 
   /** Connects, stores or reads the queue's settings and checks durability. */
@@ -236,20 +179,18 @@ export class RedisStore implements QueueStore {
     await connectRedis(this.#client, ms);
     await connectRedis(this.#blocker, ms);
     await connectRedis(this.#listener, ms);
-    await this.#listener.subscribe(this.#keys.room, () => this.#admitPuts());
-    await this.#init();
-    this.#client.on("error", (error: Error) => this.#lost(error.message));
-    this.#client.on("end", () => this.#lost("connection closed"));
-    this.#client.on("ready", () => this.#found());
-    await this.#renewLease();
-    this.#leaseTimer = setInterval(
-      () => this.#renewLease().catch(() => {}),
-      Math.max(50, Math.floor(this.#leaseMs / 10)),
+    await this.#listener.subscribe(
+      this.#keys.room,
+      () => this.#waiting.admitPuts(),
     );
+    await this.#protocol.init();
+    this.#reachability.watch();
+    await this.#renewLease();
+    this.#lease.keep(() => this.#renewLease());
     return {
-      capacity: this.#capacity,
-      maxBytes: this.#maxBytes,
-      durabilityWarning: await this.#checkDurability(),
+      capacity: this.#protocol.capacity,
+      maxBytes: this.#protocol.maxBytes,
+      durabilityWarning: await checkDurability(this.#client),
     };
   }
 
@@ -260,7 +201,7 @@ export class RedisStore implements QueueStore {
 
   /** Calls `listener` when Redis becomes unreachable and when it is back. */
   watchAvailability(listener: (available: boolean) => void): void {
-    this.#availability.push(listener);
+    this.#reachability.onChange(listener);
   }
 
   /**
@@ -272,25 +213,14 @@ export class RedisStore implements QueueStore {
     this.#check(options.signal);
     const { waitMs = 0 } = options;
     const bytes = utf8Bytes(item);
-    const wait = waitMs > 0 && bytes <= this.#maxBytes &&
-      this.#waitingBytes + bytes <= MAX_WAITING_BYTES;
-    if (this.#putWaiters.size === 0 && await this.#tryPut(item, wait)) {
+    const wait = waitMs > 0 && bytes <= this.#protocol.maxBytes &&
+      this.#waiting.holds(bytes);
+    if (this.#waiting.puts === 0 && await this.#protocol.tryPut(item, wait)) {
       return true;
     }
-    if (!wait || this.#waitingBytes + bytes > MAX_WAITING_BYTES) return false;
+    if (!wait || !this.#waiting.holds(bytes)) return false;
     this.#check(options.signal);
-    this.#waitingBytes += bytes;
-    const waiting = this.#wait(
-      this.#putWaiters,
-      { item, bytes },
-      false,
-      options,
-      () => this.#waitingBytes -= bytes,
-    );
-    // The first try raised the flag: a pop from now on publishes, but one
-    // may have made room between that try and this wait.
-    if (this.#putWaiters.size === 1) this.#admitPuts();
-    return await waiting;
+    return await this.#waiting.put(item, bytes, options);
   }
 
   /**
@@ -302,43 +232,35 @@ export class RedisStore implements QueueStore {
     const { waitMs = 0 } = options;
     // A waiting pop goes behind this server's earlier waiting pops, which
     // the blocking connection serves first.
-    if (waitMs <= 0 || this.#popWaiters.size === 0) {
-      const item = await this.#popFrom(this.#keys.items);
+    if (waitMs <= 0 || this.#waiting.pops === 0) {
+      const item = await this.#protocol.popFrom(this.#keys.items);
       if (item !== undefined || waitMs <= 0) return item;
     }
     this.#check(options.signal);
-    const waiting = this.#wait(this.#popWaiters, {}, undefined, options);
-    this.#popping ??= this.#servePops().finally(() => {
-      this.#popping = undefined;
-    });
-    return await waiting;
+    return await this.#waiting.pop(options);
   }
 
   /** The head item, read from Redis. */
   async peek(): Promise<string | undefined> {
     this.#check();
-    const item = await this.#command(() =>
-      this.#client.lIndex(this.#keys.items, 0)
-    );
-    return item ?? undefined;
+    return await this.#protocol.peek();
   }
 
   /** The number of items in Redis (not counting those being delivered). */
   async size(): Promise<number> {
     this.#check();
-    this.#size = await this.#command(() => this.#client.lLen(this.#keys.items));
-    return this.#size;
+    return await this.#protocol.size();
   }
 
   /** What the store last saw in Redis and how many callers wait here. */
   status(): StoreStatus {
     return {
-      size: this.#size,
-      bytes: this.#bytes,
-      capacity: this.#capacity,
-      maxBytes: this.#maxBytes,
-      waitingPuts: this.#putWaiters.size,
-      waitingPops: this.#popWaiters.size,
+      size: this.#protocol.lastSize,
+      bytes: this.#protocol.lastBytes,
+      capacity: this.#protocol.capacity,
+      maxBytes: this.#protocol.maxBytes,
+      waitingPuts: this.#waiting.puts,
+      waitingPops: this.#waiting.pops,
     };
   }
 
@@ -347,20 +269,13 @@ export class RedisStore implements QueueStore {
    * to the head of the queue, drops its lease and closes the connections.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearInterval(this.#leaseTimer);
-    this.#failWaiters(new StoreClosedError("The queue is shutting down"));
-    this.#deadlines.clear();
-    this.#blocker.destroy();
-    await this.#popping;
-    if (this.#client.isReady) {
-      await this.#scripts.leave.run(
-        this.#client,
-        [this.#keys.servers, this.#keys.items, this.#inflight],
-        [this.#id],
-      ).catch(() => {});
-    }
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
+    this.#lease.stop();
+    await this.#waiting.close(
+      new StoreClosedError("The queue is shutting down"),
+    );
+    if (this.#client.isReady) await this.#lease.leave().catch(() => {});
     this.#listener.destroy();
     this.#client.destroy();
   }
@@ -372,265 +287,11 @@ export class RedisStore implements QueueStore {
 
   /** Throws when the store is closed, unreachable, or the caller gave up. */
   #check(signal?: AbortSignal): void {
-    if (this.#closed) throw new StoreClosedError("The queue is shutting down");
-    if (this.#unreachable !== undefined) {
-      throw new StoreUnavailableError(this.#unreachable);
+    if (this.#closing.signal.aborted) {
+      throw new StoreClosedError("The queue is shutting down");
     }
+    this.#reachability.check();
     if (signal?.aborted) throw signal.reason;
-  }
-
-  /** Runs a Redis command; a failure means Redis is unreachable. */
-  async #command<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error: unknown) {
-      if (this.#closed) {
-        throw new StoreClosedError("The queue is shutting down");
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      // A script's own error (a bug, or a key of the wrong type) is not an
-      // outage: it reaches the caller as an internal error.
-      if (/^(ERR|WRONGTYPE)/.test(reason)) throw error;
-      throw new StoreUnavailableError(
-        this.#unreachable ?? this.#unreachableLine(reason),
-      );
-    }
-  }
-
-  #unreachableLine(reason: string): string {
-    return `Redis at "${describeUrl(this.#url)}" is unreachable: ${reason}`;
-  }
-
-  /** Runs the put script; `wait` raises the flag when there is no room. */
-  async #tryPut(item: string, wait: boolean): Promise<boolean> {
-    const keys = this.#keys;
-    const added = await this.#command(() =>
-      this.#scripts.put.run(
-        this.#client,
-        [keys.items, keys.meta, keys.putWait],
-        [item, this.#capacity, this.#maxBytes, wait ? this.#leaseMs : 0],
-      )
-    );
-    return added === 1;
-  }
-
-  /** Runs the pop script on `list`: the items, or the in-flight list. */
-  async #popFrom(list: string): Promise<string | undefined> {
-    const keys = this.#keys;
-    const item = await this.#command(() =>
-      this.#scripts.pop.run(
-        this.#client,
-        [list, keys.meta, keys.putWait],
-        [keys.room],
-      )
-    );
-    return item === null ? undefined : String(item);
-  }
-
-  /**
-   * Serves this server's waiting pops, first come first served, with one
-   * blocking pop at a time on the blocking connection: `BLMOVE` moves the
-   * head item into this server's in-flight list, then the pop script
-   * delivers it to the first waiter (if the lease ran out meanwhile and
-   * another server returned it to the queue, it is not delivered here). An
-   * item that arrives when no waiter is left goes back to the head.
-   */
-  async #servePops(): Promise<void> {
-    const keys = this.#keys;
-    while (this.#popWaiters.size > 0 && !this.#closed) {
-      let moved: string | null;
-      try {
-        moved = await this.#blocker.blMove(
-          keys.items,
-          this.#inflight,
-          "LEFT",
-          "RIGHT",
-          BLOCK_SECONDS,
-        );
-      } catch (error: unknown) {
-        if (this.#closed) return;
-        const reason = error instanceof Error ? error.message : String(error);
-        this.#failWaiters(
-          new StoreUnavailableError(this.#unreachableLine(reason)),
-        );
-        return;
-      }
-      if (moved === null) continue;
-      const [waiter] = this.#popWaiters;
-      if (waiter === undefined) {
-        await this.#command(() =>
-          this.#client.lMove(this.#inflight, keys.items, "RIGHT", "LEFT")
-        ).catch(() => {});
-        return;
-      }
-      waiter.busy = true;
-      let item: string | undefined;
-      try {
-        item = await this.#popFrom(this.#inflight);
-      } catch (error: unknown) {
-        // The item stays in flight; the lease returns it if this server
-        // cannot, and a recovered connection returns it at once.
-        waiter.busy = false;
-        waiter.fail(error);
-        continue;
-      }
-      waiter.busy = false;
-      if (item === undefined) {
-        waiter.leaving?.();
-      } else {
-        waiter.settle(item);
-      }
-    }
-  }
-
-  /**
-   * Retries this server's waiting puts in order while they fit, one at a
-   * time; called when a pop anywhere made room and when Redis is back.
-   */
-  #admitPuts(): void {
-    if (this.#admitting) {
-      this.#admitAgain = true;
-      return;
-    }
-    this.#admitting = (async () => {
-      do {
-        this.#admitAgain = false;
-        for (const waiter of this.#putWaiters) {
-          if (this.#closed || this.#unreachable !== undefined) return;
-          waiter.busy = true;
-          let added: boolean;
-          try {
-            added = await this.#tryPut(waiter.item, true);
-          } catch (error: unknown) {
-            waiter.busy = false;
-            waiter.fail(error);
-            return;
-          }
-          waiter.busy = false;
-          if (added) {
-            waiter.settle(true);
-          } else {
-            waiter.leaving?.();
-            break;
-          }
-        }
-      } while (this.#admitAgain && this.#putWaiters.size > 0);
-    })().finally(() => {
-      this.#admitting = undefined;
-    });
-  }
-
-  /**
-   * Queues a waiter in `waiters` until it is settled, its time is up (it
-   * then resolves to `timedOut`), or its signal or the store ends it. A
-   * waiter whose Redis step is running leaves only once the step answers,
-   * so that an item is never stored or taken for a caller who left.
-   * `release` runs once, when it leaves the queue for any reason.
-   */
-  #wait<T, W extends Waiter<T>>(
-    waiters: Set<W>,
-    kind: Omit<W, keyof Waiter<T>>,
-    timedOut: T,
-    { waitMs = 0, signal }: WaitOptions,
-    release = () => {},
-  ): Promise<T> {
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const detach = () => {
-      if (!waiters.delete(waiter)) return;
-      release();
-      this.#deadlines.remove(deadline);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const leave = (end: () => void) => {
-      if (waiter.busy) {
-        waiter.leaving ??= () => {
-          detach();
-          end();
-        };
-        return;
-      }
-      detach();
-      end();
-    };
-    const waiter = {
-      ...kind,
-      busy: false,
-      leaving: undefined,
-      settle: (value: T) => {
-        detach();
-        resolve(value);
-      },
-      fail: (reason: unknown) => {
-        detach();
-        reject(reason);
-      },
-    } as unknown as W;
-    const onAbort = () => leave(() => reject(signal?.reason));
-    const deadline = this.#deadlines.add(
-      waitMs,
-      () => leave(() => resolve(timedOut)),
-    );
-    signal?.addEventListener("abort", onAbort, { once: true });
-    waiters.add(waiter);
-    return promise;
-  }
-
-  #failWaiters(reason: unknown): void {
-    for (const waiter of [...this.#putWaiters, ...this.#popWaiters]) {
-      if (!waiter.busy) waiter.fail(reason);
-    }
-  }
-
-  /** Redis is unreachable: every call fails at once until it is back. */
-  #lost(reason: string): void {
-    if (this.#closed || this.#unreachable !== undefined) return;
-    this.#unreachable = this.#unreachableLine(reason);
-    this.#failWaiters(new StoreUnavailableError(this.#unreachable));
-    for (const listener of this.#availability) listener(false);
-  }
-
-  /**
-   * Redis is back: stores the queue's settings again if Redis lost them,
-   * returns this server's in-flight item, then serves again.
-   */
-  async #found(): Promise<void> {
-    if (this.#recovering) return;
-    this.#recovering = true;
-    try {
-      // A Redis still loading its data answers LOADING for a while: retry
-      // while the connection stays up (a new one brings a new "ready").
-      while (
-        !this.#closed && this.#unreachable !== undefined &&
-        this.#client.isReady
-      ) {
-        try {
-          await this.#init();
-          await this.#client.lMove(
-            this.#inflight,
-            this.#keys.items,
-            "RIGHT",
-            "LEFT",
-          );
-          this.#unreachable = undefined;
-          for (const listener of this.#availability) listener(true);
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-    } finally {
-      this.#recovering = false;
-    }
-  }
-
-  /** Stores or reads the capacity and byte bound kept with the queue. */
-  async #init(): Promise<void> {
-    const [capacity, maxBytes] = await this.#scripts.init.run(
-      this.#client,
-      [this.#keys.meta],
-      [this.#capacity, this.#maxBytes],
-    ) as [string, string];
-    this.#capacity = Number(capacity);
-    this.#maxBytes = Number(maxBytes);
   }
 
   /**
@@ -638,46 +299,8 @@ export class RedisStore implements QueueStore {
    * nothing while Redis is unreachable (the commands would wait for it).
    */
   async #renewLease(): Promise<void> {
-    if (this.#unreachable !== undefined) return;
-    const keys = this.#keys;
-    await this.#scripts.lease.run(
-      this.#client,
-      [keys.servers, keys.items, keys.putWait],
-      [
-        this.#id,
-        this.#leaseMs,
-        keys.inflightPrefix,
-        this.#putWaiters.size > 0 ? 1 : 0,
-      ],
-    );
-    const [size, bytes] = await this.#client.hmGet(keys.meta, [
-      "count",
-      "bytes",
-    ]);
-    this.#size = Number(size ?? 0);
-    this.#bytes = Number(bytes ?? 0);
-  }
-
-  /**
-   * One line if Redis's settings do not make each acknowledged write
-   * durable before the answer (`appendonly yes` with `appendfsync always`),
-   * or if they cannot be read (managed Redis often refuses `CONFIG`).
-   */
-  async #checkDurability(): Promise<string | undefined> {
-    let config: Record<string, string>;
-    try {
-      config = await this.#client.configGet(["appendonly", "appendfsync"]);
-    } catch (error: unknown) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return `queue-server: cannot read Redis's persistence settings ` +
-        `(${reason}); acknowledged items survive a Redis crash only with ` +
-        `appendonly yes and appendfsync always`;
-    }
-    if (config.appendonly === "yes" && config.appendfsync === "always") {
-      return undefined;
-    }
-    return `queue-server: Redis has appendonly ${config.appendonly} and ` +
-      `appendfsync ${config.appendfsync}: a Redis crash may lose ` +
-      `acknowledged items (set appendonly yes and appendfsync always)`;
+    if (this.#reachability.unreachable !== undefined) return;
+    await this.#lease.renew(this.#waiting.puts > 0);
+    await this.#protocol.readCounts();
   }
 }
