@@ -8,7 +8,7 @@
 import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { processStats } from "../tests/harness.ts";
 import { type RedisServer, startRedis } from "../tests/redis.ts";
-import { openRedisStore } from "../task1/store/redis.ts";
+import { openRedisStore } from "../task1/store/redis/mod.ts";
 import {
   h2loadRun,
   startQueueServer,

@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { QueueClient } from "../task1/queue_client.ts";
 import { queueServiceDefinition } from "../task1/proto.ts";
 import { MemoryStore } from "../task1/store/memory.ts";
-import { openSqliteStore } from "../task1/store/sqlite.ts";
+import { openSqliteStore } from "../task1/store/sqlite/mod.ts";
 import { processStats, startServer, within } from "../tests/harness.ts";
 import { crashRound } from "../tests/queue_crash.ts";
 import { startQueueServer, type TargetServer } from "./queue_bench.ts";

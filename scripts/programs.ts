@@ -97,8 +97,8 @@ export const PROGRAMS = {
       "--max-semi-space-size=1",
       "--heap-growing-percent=20",
     ],
-    // The worker that owns the --data file (task1/store/sqlite.ts).
-    workers: ["task1/store/sqlite_worker.ts"],
+    // The worker that owns the --data file (task1/store/sqlite/journal.ts).
+    workers: ["task1/store/sqlite/worker.ts"],
   },
   "queue-client": {
     entry: "task1/client_main.ts",

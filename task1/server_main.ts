@@ -30,8 +30,8 @@ import {
   type QueueStore,
 } from "./store/mod.ts";
 import { readRedisTarget } from "../lib/flags/redis.ts";
-import { openRedisStore } from "./store/redis.ts";
-import { openSqliteStore, type SqliteStore } from "./store/sqlite.ts";
+import { openRedisStore } from "./store/redis/mod.ts";
+import { openSqliteStore } from "./store/sqlite/mod.ts";
 
 const USAGE =
   `Usage: queue-server PORT SIZE [--data FILE | --redis URL [--redis-key NAME]
@@ -174,7 +174,7 @@ async function main(
   // This program reports its own errors, one line each; grpc-js's log would
   // repeat them with less context.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  let store: QueueStore & Partial<Pick<SqliteStore, "journalStats">>;
+  let store: QueueStore;
   const notes: string[] = [];
   if (redis !== undefined) {
     const key = values["redis-key"] ?? "queue";
@@ -230,10 +230,10 @@ async function main(
   if (!quiet && !graceful) {
     console.error("queue-server cancelled the calls still running after 2 s");
   }
-  const stats = store.journalStats?.();
-  if (!quiet && stats) {
+  const { journal } = store.status();
+  if (!quiet && journal) {
     console.error(
-      `queue-server wrote ${stats.operations} changes in ${stats.commits} commits`,
+      `queue-server wrote ${journal.operations} changes in ${journal.commits} commits`,
     );
   }
   return 0;

@@ -1,42 +1,6 @@
 import assert from "node:assert/strict";
-import { type Journal, MemoryStore } from "./memory.ts";
-import { StoreClosedError, StoreFailedError } from "./mod.ts";
-
-/** A journal whose batches the test makes durable (or fails) by hand. */
-class ManualJournal implements Journal {
-  readonly log: string[] = [];
-  #controller = new AbortController();
-  #batch = ManualJournal.#newBatch();
-  static #newBatch() {
-    const batch = Promise.withResolvers<void>();
-    batch.promise.catch(() => {});
-    return batch;
-  }
-  get failed() {
-    return this.#controller.signal;
-  }
-  appended(item: string) {
-    this.log.push(`+${item}`);
-  }
-  removed(count: number) {
-    this.log.push(`-${count}`);
-  }
-  durable() {
-    return this.#batch.promise;
-  }
-  commit() {
-    this.#batch.resolve();
-    this.#batch = ManualJournal.#newBatch();
-  }
-  fail() {
-    const failure = new StoreFailedError("Cannot write: disk full");
-    this.#controller.abort(failure);
-    this.#batch.reject(failure);
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
+import { MemoryStore } from "./memory.ts";
+import { StoreClosedError } from "./mod.ts";
 
 /** Lets every pending promise callback run. */
 function settle(): Promise<void> {
@@ -71,18 +35,6 @@ Deno.test("MemoryStore counts UTF-8 bytes and refuses a put past maxBytes like a
     "never fits: answers at once",
   );
   assert.equal(store.status().waitingPuts, 0);
-});
-
-Deno.test("MemoryStore keeps every item given at start, past capacity, and refuses puts until there is room", async () => {
-  const store = new MemoryStore(2, { items: ["a", "b", "c", "d"] });
-  assert.equal(await store.size(), 4);
-  assert.equal(await store.put("e"), false);
-  assert.equal(await store.pop(), "a");
-  assert.equal(await store.pop(), "b");
-  assert.equal(await store.put("e"), false, "still 2 of 2");
-  assert.equal(await store.pop(), "c");
-  assert.equal(await store.put("e"), true);
-  assert.deepEqual([await store.pop(), await store.pop()], ["d", "e"]);
 });
 
 Deno.test("MemoryStore serves waiting pops in the order they started waiting, handing items straight to them", async () => {
@@ -244,35 +196,4 @@ Deno.test("MemoryStore bounds the bytes that waiting puts hold: past maxWaitingB
   assert.equal(store.status().waitingPuts, 1);
   await store.pop();
   assert.equal(await waiting, true);
-});
-
-Deno.test("MemoryStore with a journal decides at once but answers only once the journal is durable", async () => {
-  const journal = new ManualJournal();
-  const store = new MemoryStore(10, { journal });
-  let answered = false;
-  const put = store.put("a").then((added) => (answered = added));
-  const pop = store.pop();
-  assert.deepEqual(journal.log, ["+a", "-1"], "decided in arrival order");
-  await settle();
-  assert.equal(answered, false, "not before the commit");
-  journal.commit();
-  assert.equal(await put, true);
-  assert.equal(await pop, "a");
-});
-
-Deno.test("MemoryStore whose journal fails answers nothing as done, fails its waiters and refuses later calls", async () => {
-  const journal = new ManualJournal();
-  const store = new MemoryStore(1, { journal });
-  const put = store.put("a");
-  const waitingPut = store.put("b", { waitMs: 60_000 });
-  const emptyJournal = new ManualJournal();
-  const empty = new MemoryStore(1, { journal: emptyJournal });
-  const waitingPop = empty.pop({ waitMs: 60_000 });
-  journal.fail();
-  emptyJournal.fail();
-  await assert.rejects(put, StoreFailedError);
-  await assert.rejects(waitingPut, StoreFailedError);
-  await assert.rejects(waitingPop, StoreFailedError);
-  await assert.rejects(store.size(), StoreFailedError);
-  assert.equal(store.failed.aborted, true);
 });

@@ -1,14 +1,15 @@
 /**
  * Where the queue's items live, behind one interface: the gRPC handlers call a
  * {@linkcode QueueStore} and never know whether it keeps the items in memory
- * ({@linkcode MemoryStore}), in a file (`openSqliteStore`) or in Redis
- * (`openRedisStore`). Waiting is part
+ * (`memory.ts`), in a file (`sqlite/`) or in Redis (`redis/`). Waiting is part
  * of the contract, so that every store waits in its own way (a queue of
  * continuations in memory, `BLPOP` in a remote store) and the handlers never
- * poll.
+ * poll. The stores in one process share the in-memory engine (`engine.ts`)
+ * and the waiter machinery (`waiters.ts`).
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** The longest wait a caller may ask for: one hour, in milliseconds. */
 export const MAX_WAIT_MS = 3_600_000;
@@ -47,6 +48,21 @@ export interface StoreStatus {
   waitingPuts: number;
   /** The pops waiting for an item. */
   waitingPops: number;
+  /** What a durable store's journal wrote so far; absent without a journal. */
+  journal?: JournalStatus;
+}
+
+/** What a durable store's journal wrote so far, for logs and the benchmark. */
+export interface JournalStatus {
+  /** Transactions committed. */
+  commits: number;
+  /** Appends and removals written, over all commits. */
+  operations: number;
+}
+
+/** The UTF-8 length of `item` in bytes: the measure of every byte bound. */
+export function utf8Bytes(item: string): number {
+  return Buffer.byteLength(item, "utf8");
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * The worker that owns the queue file: it opens and reads the file, then
  * commits the batches the journal sends, one at a time, so that an fsync
- * never stalls the server's event loop. `sqlite.ts` imports this module (so
+ * never stalls the server's event loop. `journal.ts` imports this module (so
  * that `deno compile` embeds it) and starts it as a `Worker`; only there does
  * it serve.
  *
  * @module
  */
-import { QueueFile, StoreFileError } from "./sqlite_file.ts";
+import { QueueFile, StoreFileError } from "./file.ts";
 
 /** What the journal asks of the worker. */
 export type WorkerRequest =
@@ -77,10 +77,10 @@ export function serveQueueFile(scope: WorkerScope): void {
   };
 }
 
-/** The name `sqlite.ts` gives the worker, by which it knows to serve. */
+/** The name `journal.ts` gives the worker, by which it knows to serve. */
 export const WORKER_NAME = "queue-file";
 
-// Serve only when started as the worker, not when imported by `sqlite.ts`.
+// Serve only when started as the worker, not when imported by `journal.ts`.
 if ((globalThis as { name?: string }).name === WORKER_NAME) {
   serveQueueFile(globalThis as unknown as WorkerScope);
 }

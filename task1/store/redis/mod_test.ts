@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { connectRedis, newRedisClient } from "../../lib/redis/mod.ts";
-import { within } from "../../tests/harness.ts";
+import { connectRedis, newRedisClient } from "../../../lib/redis/mod.ts";
+import { within } from "../../../tests/harness.ts";
 import {
   REDIS_MISSING,
   type RedisServer,
   startRedis,
-} from "../../tests/redis.ts";
-import { StoreClosedError, StoreUnavailableError } from "./mod.ts";
-import { openRedisStore, type RedisStoreOptions } from "./redis.ts";
+} from "../../../tests/redis.ts";
+import { StoreClosedError, StoreUnavailableError } from "../mod.ts";
+import { openRedisStore, type RedisStoreOptions } from "./mod.ts";
 
 /** Opens a store on `redis`, closed on dispose. */
 async function open(

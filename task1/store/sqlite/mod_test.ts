@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore, StoreFileError } from "./sqlite.ts";
-import { StoreFailedError } from "./mod.ts";
+import { openSqliteStore, StoreFileError } from "./mod.ts";
+import { StoreFailedError } from "../mod.ts";
 
 /** A fresh temporary folder, removed on dispose. */
 async function tempDir(): Promise<AsyncDisposable & { path: string }> {
@@ -40,10 +40,10 @@ Deno.test("SqliteStore group-commits the changes of one event-loop pass in one t
   await using store = await openSqliteStore(`${dir.path}/q.db`, 1000);
   const puts = Array.from({ length: 100 }, (_, i) => store.put(`i${i}`));
   assert.deepEqual(await Promise.all(puts), puts.map(() => true));
-  assert.deepEqual(store.journalStats(), { commits: 1, operations: 100 });
+  assert.deepEqual(store.status().journal, { commits: 1, operations: 100 });
   const pops = Array.from({ length: 50 }, () => store.pop());
   assert.equal((await Promise.all(pops))[49], "i49");
-  assert.deepEqual(store.journalStats(), { commits: 2, operations: 150 });
+  assert.deepEqual(store.status().journal, { commits: 2, operations: 150 });
 });
 
 Deno.test("SqliteStore answers a put only once its row is in the file", async () => {
@@ -53,9 +53,9 @@ Deno.test("SqliteStore answers a put only once its row is in the file", async ()
   const put = store.put("durable");
   // The file is locked exclusively, so read what the journal wrote through
   // the answer: once it resolves, the commit that holds it has happened.
-  assert.deepEqual(store.journalStats(), { commits: 0, operations: 0 });
+  assert.deepEqual(store.status().journal, { commits: 0, operations: 0 });
   assert.equal(await put, true);
-  assert.deepEqual(store.journalStats(), { commits: 1, operations: 1 });
+  assert.deepEqual(store.status().journal, { commits: 1, operations: 1 });
 });
 
 Deno.test("SqliteStore opened with a smaller capacity keeps every item and refuses puts until there is room", async () => {

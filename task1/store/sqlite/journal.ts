@@ -1,78 +1,22 @@
 /**
- * The durable store: the queue lives in memory (a {@linkcode MemoryStore}
- * makes every decision, synchronously and in arrival order, and answers Peek
- * and Size), and every change goes to a journal that group-commits to an
- * SQLite file (the model of Redis's `appendfsync always` and of denokv's
- * `atomic_write_batch`): while one transaction is being written and fsync'd,
- * everything decided meanwhile gathers into the next, and each answer is
- * released only once the transaction holding its change (and every one
- * before it) is durable.
+ * The durable store's journal: every change the engine decides is recorded
+ * here and group-commits to the queue file (the model of Redis's
+ * `appendfsync always` and of denokv's `atomic_write_batch`): while one
+ * transaction is being written and fsync'd, everything decided meanwhile
+ * gathers into the next, and {@linkcode Journal.durable} resolves only once
+ * the transaction holding a change (and every one before it) is durable.
  *
  * The file is written by a `Worker` that owns the `node:sqlite` connection
- * (`sqlite_worker.ts`, over `sqlite_file.ts`), so the event loop goes on
- * serving calls while a commit waits for the disk.
+ * (`worker.ts`, over `file.ts`), so the event loop goes on serving calls
+ * while a commit waits for the disk.
  *
  * @module
  */
 import { setImmediate } from "node:timers";
-import {
-  type Journal,
-  MemoryStore,
-  type MemoryStoreOptions,
-} from "./memory.ts";
-import { StoreFailedError } from "./mod.ts";
-import { StoreFileError } from "./sqlite_file.ts";
-import {
-  WORKER_NAME,
-  type WorkerReply,
-  type WorkerRequest,
-} from "./sqlite_worker.ts";
-
-export { StoreFileError } from "./sqlite_file.ts";
-
-/** Options of {@linkcode openSqliteStore}. */
-export interface SqliteStoreOptions
-  extends Omit<MemoryStoreOptions, "items" | "journal"> {
-  /**
-   * The most bytes the database may grow to (SQLite's `max_page_count`); a
-   * commit that would pass it fails like a full disk. Unbounded by default.
-   */
-  maxFileBytes?: number;
-}
-
-/** What the journal wrote so far, for the benchmark. */
-export interface JournalStats {
-  /** Transactions committed. */
-  commits: number;
-  /** Appends and removals written, over all commits. */
-  operations: number;
-}
-
-/** A durable store over an SQLite file, with its journal's figures. */
-export interface SqliteStore extends MemoryStore {
-  /** What the journal wrote so far. */
-  journalStats(): JournalStats;
-}
-
-/**
- * Opens (or creates) the queue file `path` and loads its items, in order,
- * into a store of `capacity` items (keeping them all if there are more).
- *
- * @throws {StoreFileError} when the file cannot be opened, is not a queue
- * file, is corrupt, is locked by another server, or does not keep
- * `synchronous=FULL`; the file is then left as it was
- */
-export async function openSqliteStore(
-  path: string,
-  capacity: number,
-  options: SqliteStoreOptions = {},
-): Promise<SqliteStore> {
-  const { maxFileBytes, ...storeOptions } = options;
-  const journal = new SqliteJournal();
-  const items = await journal.open(path, maxFileBytes);
-  const store = new MemoryStore(capacity, { ...storeOptions, items, journal });
-  return Object.assign(store, { journalStats: () => journal.stats() });
-}
+import type { Journal } from "../engine.ts";
+import { type JournalStatus, StoreFailedError } from "../mod.ts";
+import { StoreFileError } from "./file.ts";
+import { WORKER_NAME, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
 /** A batch of changes: appends from `firstSeq` on, and removals. */
 interface Batch {
@@ -83,11 +27,12 @@ interface Batch {
 }
 
 /**
- * The journal: changes recorded in memory, sent to the worker one batch at
- * a time; a batch's promise resolves once the worker has committed it.
+ * The journal of one queue file: changes recorded in memory, sent to the
+ * worker one batch at a time; a batch's promise resolves once the worker has
+ * committed it. Call {@linkcode SqliteJournal.open} before anything else.
  */
-class SqliteJournal implements Journal {
-  #worker = new Worker(new URL("./sqlite_worker.ts", import.meta.url), {
+export class SqliteJournal implements Journal {
+  #worker = new Worker(new URL("./worker.ts", import.meta.url), {
     type: "module",
     name: WORKER_NAME,
   });
@@ -101,10 +46,11 @@ class SqliteJournal implements Journal {
   /** The batch gathering changes, if any. */
   #gathering: Batch | undefined;
   #failure = new AbortController();
-  #stats: JournalStats = { commits: 0, operations: 0 };
+  #stats: JournalStatus = { commits: 0, operations: 0 };
   #closed = false;
   #workerDied = false;
 
+  /** Starts the worker; {@linkcode SqliteJournal.open} gives it the file. */
   constructor() {
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
       this.#replies?.(data);
@@ -116,6 +62,7 @@ class SqliteJournal implements Journal {
     };
   }
 
+  /** Aborted with a `StoreFailedError` once a commit or the worker failed. */
   get failed(): AbortSignal {
     return this.#failure.signal;
   }
@@ -163,16 +110,19 @@ class SqliteJournal implements Journal {
     return items;
   }
 
+  /** Records an append in the batch gathering changes. */
   appended(item: string): void {
     this.#batch().items.push(item);
     this.#next++;
   }
 
+  /** Records removals in the batch gathering changes. */
   removed(count: number): void {
     this.#batch().removals += count;
     this.#head += count;
   }
 
+  /** Resolves once the last batch holding a change so far is committed. */
   durable(): Promise<void> {
     if (this.#failure.signal.aborted) {
       return Promise.reject(this.#failure.signal.reason);
@@ -181,10 +131,12 @@ class SqliteJournal implements Journal {
       Promise.resolve();
   }
 
-  stats(): JournalStats {
+  /** What the journal wrote so far. */
+  status(): JournalStatus {
     return { ...this.#stats };
   }
 
+  /** Commits what was recorded, then closes the file and the worker. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

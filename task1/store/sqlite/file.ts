@@ -1,7 +1,7 @@
 /**
  * The queue file itself: opening, checking and locking it, reading its items
  * and writing one batch of changes, all synchronously on one
- * `node:sqlite` connection. The journal's worker (`sqlite_worker.ts`) is
+ * `node:sqlite` connection. The journal's worker (`worker.ts`) is
  * the only caller, so none of this runs on the server's event loop.
  *
  * The file holds one table, `items (seq INTEGER PRIMARY KEY, item TEXT)`;
