@@ -28,15 +28,16 @@ import {
   type RedisClient,
   type RedisClientOptions,
   RedisScript,
-} from "../lib/redis.ts";
-import type { Membership, MembershipListener } from "./membership.ts";
-import { Roster } from "./roster.ts";
-import HEARTBEAT from "./redis/heartbeat.lua" with { type: "text" };
-import JOIN from "./redis/join.lua" with { type: "text" };
-import LEAVE from "./redis/leave.lua" with { type: "text" };
-import REGISTER from "./redis/register.lua" with { type: "text" };
-import REMOVE_NODE from "./redis/remove_node.lua" with { type: "text" };
-import SNAPSHOT from "./redis/snapshot.lua" with { type: "text" };
+} from "../../lib/redis.ts";
+import type { Membership, MembershipListener } from "../membership.ts";
+import { Refusal } from "../protocol.ts";
+import { Roster } from "../roster.ts";
+import HEARTBEAT from "./heartbeat.lua" with { type: "text" };
+import JOIN from "./join.lua" with { type: "text" };
+import LEAVE from "./leave.lua" with { type: "text" };
+import REGISTER from "./register.lua" with { type: "text" };
+import REMOVE_NODE from "./remove_node.lua" with { type: "text" };
+import SNAPSHOT from "./snapshot.lua" with { type: "text" };
 
 /**
  * Options of {@linkcode RedisMembership.connect}; `ca` as for
@@ -217,6 +218,13 @@ export class RedisMembership implements Membership {
     this.#listener = listener;
   }
 
+  /** Refuses `name` if it joined or is joining through this node. */
+  check(name: string): string | undefined {
+    return this.#mine.has(name) || this.#waiting.has(name)
+      ? Refusal.nameTaken(name)
+      : undefined;
+  }
+
   /**
    * Claims `name` in Redis and resolves once its join is applied here, in
    * the cluster's order; refuses it if another client holds it anywhere.
@@ -224,11 +232,11 @@ export class RedisMembership implements Membership {
   join(name: string): Promise<string | undefined> {
     if (this.#state !== "serving") {
       return Promise.resolve(
-        this.#state === "closed"
-          ? "server is shutting down"
-          : "server is cut off from the roster cluster; connect to another server",
+        this.#state === "closed" ? Refusal.shuttingDown : Refusal.cutOff,
       );
     }
+    const taken = this.check(name);
+    if (taken !== undefined) return Promise.resolve(taken);
     return new Promise((resolve) => {
       this.#waiting.set(name, resolve);
       this.#claim(name).then((refusal) => {
@@ -259,7 +267,7 @@ export class RedisMembership implements Membership {
     clearTimeout(this.#heartbeatTimer);
     clearInterval(this.#repairTimer);
     for (const resolve of this.#waiting.values()) {
-      resolve("server is shutting down");
+      resolve(Refusal.shuttingDown);
     }
     this.#waiting.clear();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -314,17 +322,17 @@ export class RedisMembership implements Membership {
       try {
         reply = await this.#runJoin(name);
       } catch {
-        return "the roster cluster is unreachable; try again";
+        return Refusal.clusterUnreachable;
       }
       if (reply[0] === "ok") return undefined;
-      if (reply[0] === "taken") return `name "${name}" is already connected`;
+      if (reply[0] === "taken") return Refusal.nameTaken(name);
       if (reply[0] === "fenced") {
         await this.#enqueue(() => this.#fence());
-        return "server is cut off from the roster cluster; connect to another server";
+        return Refusal.cutOff;
       }
       await this.#enqueue(() => this.#reset());
     }
-    return "the roster cluster is restarting; try again";
+    return Refusal.clusterRestarting;
   }
 
   #runJoin(name: string): Promise<unknown[]> {
@@ -425,7 +433,7 @@ export class RedisMembership implements Membership {
       } else {
         this.#roster.remove(name);
         if (mine && this.#mine.delete(name)) {
-          this.#listener?.evict(name, "the roster cluster removed this name");
+          this.#listener?.evict(name, Refusal.nameRemoved);
         }
         this.#emit("leave", name);
       }
@@ -460,7 +468,7 @@ export class RedisMembership implements Membership {
     for (const name of [...this.#mine]) {
       if (owners.get(name) === this.#nodeId) continue;
       this.#mine.delete(name);
-      this.#listener?.evict(name, "the roster cluster lost this name");
+      this.#listener?.evict(name, Refusal.nameLost);
     }
     const admitted: (() => void)[] = [];
     for (const [name, resolve] of this.#waiting) {
@@ -500,13 +508,13 @@ export class RedisMembership implements Membership {
       if (status === "ok") continue;
       this.#mine.delete(name);
       lost++;
-      this.#listener?.evict(name, `name "${name}" was taken meanwhile`);
+      this.#listener?.evict(name, Refusal.takenMeanwhile(name));
     }
     for (const [name, resolve] of [...this.#waiting]) {
       const [status] = await this.#runJoin(name);
       if (status === "ok") continue;
       this.#waiting.delete(name);
-      resolve(`name "${name}" is already connected`);
+      resolve(Refusal.nameTaken(name));
     }
     this.#onStatus(
       `Redis lost the roster; registered again with ${this.#mine.size} names` +
@@ -540,7 +548,7 @@ export class RedisMembership implements Membership {
   #fence(): void {
     if (this.#state !== "serving") return;
     this.#state = "fenced";
-    const reason = "server lost the roster cluster; connect to another server";
+    const reason = Refusal.clusterLost;
     const count = this.#mine.size;
     for (const name of this.#mine) this.#listener?.evict(name, reason);
     this.#mine.clear();
