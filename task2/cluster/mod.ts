@@ -4,15 +4,16 @@
  *
  * Redis holds who owns each name, each node's lease and a log (a stream) of
  * every join and leave, numbered by one counter. Each change is one script
- * that checks, writes and appends its log entry in one step (the scripts are
- * the `redis/*.lua` files), so Redis's work per change does not depend on the
- * number of clients. Each node keeps the roster in memory and applies the log
+ * that checks, writes and appends its log entry in one step (the `*.lua`
+ * files beside the modules that run them), so Redis's work per change does
+ * not depend on the number of clients. Each node keeps the roster in memory and applies the log
  * in order; it reads a whole copy (a snapshot) only when it starts, when it
  * misses entries, after Redis lost its data, and periodically as a repair.
  *
- * Each log entry has the fields `s` (its number), `i` (the incarnation of
- * Redis's data it was written in), `k` (`join` or `leave`), `n` (the name)
- * and `o` (the id of the node that holds or held the name).
+ * The parts, each in its own module with the scripts it runs: `claims.ts`
+ * (join and leave), `log.ts` (the log reader), `resync.ts` (snapshots and
+ * recovery from lost data) and `lease.ts` (lease, fencing and re-joining);
+ * `_node.ts` holds the state they share. This module wires them together.
  *
  * Leases run on Redis's clock: a node renews its own every fifth of the TTL;
  * any node removes the names of a node whose lease ran out. A node that could
@@ -27,17 +28,14 @@ import {
   newRedisClient,
   type RedisClient,
   type RedisClientOptions,
-  RedisScript,
 } from "../../lib/redis.ts";
 import type { Membership, MembershipListener } from "../membership.ts";
 import { Refusal } from "../protocol.ts";
-import { Roster } from "../roster.ts";
-import HEARTBEAT from "./heartbeat.lua" with { type: "text" };
-import JOIN from "./join.lua" with { type: "text" };
-import LEAVE from "./leave.lua" with { type: "text" };
-import REGISTER from "./register.lua" with { type: "text" };
-import REMOVE_NODE from "./remove_node.lua" with { type: "text" };
-import SNAPSHOT from "./snapshot.lua" with { type: "text" };
+import { ClusterKeys, ClusterNode, heartbeatMs } from "./_node.ts";
+import { Claims } from "./claims.ts";
+import { Lease } from "./lease.ts";
+import { blockMs, LogReader } from "./log.ts";
+import { Resync } from "./resync.ts";
 
 /**
  * Options of {@linkcode RedisMembership.connect}; `ca` as for
@@ -68,86 +66,22 @@ export interface RedisMembershipOptions extends Pick<RedisClientOptions, "ca"> {
   onStatus?: (message: string) => void;
 }
 
-/** The approximate number of entries the log keeps for nodes that lag. */
-const LOG_LENGTH = 10_000;
-
-/** The most log entries read at once. */
-const READ_BATCH = 1000;
-
 /**
  * How long a node that shuts down waits for Redis to remove its names, in
  * milliseconds: well within the programs' shutdown grace period.
  */
 const CLOSE_WAIT_MS = 1000;
 
-/** How long to wait before retrying Redis after a failure, in milliseconds. */
-const RETRY_MS = 100;
-
-/** One log entry as the reader receives it. */
-interface LogEntry {
-  id: string;
-  message: Record<string, string>;
-}
-
-/** The Redis keys of one cluster. */
-class ClusterKeys {
-  readonly incarnation: string;
-  readonly nodes: string;
-  readonly beat: string;
-  readonly names: string;
-  readonly seq: string;
-  readonly log: string;
-  readonly #prefix: string;
-
-  constructor(cluster: string) {
-    this.#prefix = `roster:${cluster}:`;
-    this.incarnation = this.#prefix + "incarnation";
-    this.nodes = this.#prefix + "nodes";
-    this.beat = this.#prefix + "beat";
-    this.names = this.#prefix + "names";
-    this.seq = this.#prefix + "seq";
-    this.log = this.#prefix + "log";
-  }
-
-  /** The set of the names node `id` holds. */
-  node(id: string): string {
-    return `${this.#prefix}node:${id}`;
-  }
-}
-
 /** The membership of one node of a roster cluster on Redis. */
 export class RedisMembership implements Membership {
   readonly #client: RedisClient;
   readonly #reader: RedisClient;
-  readonly #keys: ClusterKeys;
-  readonly #ttlMs: number;
+  readonly #node: ClusterNode;
+  readonly #claims: Claims;
+  readonly #lease: Lease;
+  readonly #resync: Resync;
+  readonly #log: LogReader;
   readonly #repairMs: number;
-  readonly #onStatus: (message: string) => void;
-  readonly #scripts = {
-    heartbeat: new RedisScript(HEARTBEAT),
-    join: new RedisScript(JOIN),
-    leave: new RedisScript(LEAVE),
-    register: new RedisScript(REGISTER),
-    removeNode: new RedisScript(REMOVE_NODE),
-    snapshot: new RedisScript(SNAPSHOT),
-  };
-  #listener: MembershipListener | undefined;
-  #roster = new Roster();
-  /** Names joined through this node that it holds in Redis. */
-  readonly #mine = new Set<string>();
-  /** Names claimed through this node whose join is not applied yet. */
-  readonly #waiting = new Map<string, (refusal?: string) => void>();
-  #nodeId = "";
-  #incarnation = "";
-  #seq = 0;
-  #lastId = "0-0";
-  /** When the last lease renewal that succeeded was sent (monotonic ms). */
-  #renewedAt = 0;
-  #state: "serving" | "fenced" | "closed" = "serving";
-  /** The tail of the chain that runs every change of local state in turn. */
-  #serial: Promise<void> = Promise.resolve();
-  #reading: Promise<void> = Promise.resolve();
-  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #repairTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
@@ -155,19 +89,33 @@ export class RedisMembership implements Membership {
     ttlMs: number,
     options: RedisMembershipOptions,
   ) {
-    this.#keys = new ClusterKeys(options.cluster ?? "roster");
-    this.#ttlMs = ttlMs;
     this.#repairMs = options.repairIntervalMs ?? 10 * ttlMs;
-    this.#onStatus = options.onStatus ?? (() => {});
     const { ca } = options;
     this.#client = newRedisClient(url, {
       deadlineMs: ttlMs,
-      pingMs: this.#heartbeatMs,
+      pingMs: heartbeatMs(ttlMs),
       ca,
     });
     this.#reader = newRedisClient(url, {
-      deadlineMs: ttlMs + this.#blockMs,
+      deadlineMs: ttlMs + blockMs(ttlMs),
       ca,
+    });
+    const node = new ClusterNode(
+      this.#client,
+      new ClusterKeys(options.cluster ?? "roster"),
+      { ttlMs, onStatus: options.onStatus ?? (() => {}) },
+    );
+    this.#node = node;
+    this.#claims = new Claims(node);
+    this.#lease = new Lease(node, {
+      resync: () => this.#resync.resync(),
+      reset: () => this.#resync.reset(),
+    });
+    this.#resync = new Resync(node, this.#claims, this.#lease);
+    this.#log = new LogReader(node, this.#reader, {
+      claims: this.#claims,
+      lease: this.#lease,
+      resync: this.#resync,
     });
   }
 
@@ -186,16 +134,16 @@ export class RedisMembership implements Membership {
     try {
       await connectRedis(membership.#client, ttlMs);
       await connectRedis(membership.#reader, ttlMs);
-      await membership.#register();
-      await membership.#resync();
+      await membership.#lease.register();
+      await membership.#resync.resync();
     } catch (error: unknown) {
       membership.#client.destroy();
       membership.#reader.destroy();
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Cannot use Redis at "${describeUrl(url)}": ${reason}`);
     }
-    membership.#reading = membership.#read();
-    membership.#scheduleHeartbeat();
+    membership.#log.start();
+    membership.#lease.start();
     membership.#repairTimer = setInterval(
       () => membership.#repair(),
       membership.#repairMs,
@@ -203,24 +151,15 @@ export class RedisMembership implements Membership {
     return membership;
   }
 
-  /** Lease renewals come five times per TTL. */
-  get #heartbeatMs(): number {
-    return Math.max(50, Math.floor(this.#ttlMs / 5));
-  }
-
-  /** How long one blocking read of the log waits for entries. */
-  get #blockMs(): number {
-    return Math.min(1000, this.#heartbeatMs);
-  }
-
   /** Sets the listener. */
   listen(listener: MembershipListener): void {
-    this.#listener = listener;
+    this.#node.listener = listener;
   }
 
   /** Refuses `name` if it joined or is joining through this node. */
   check(name: string): string | undefined {
-    return this.#mine.has(name) || this.#waiting.has(name)
+    const { mine, waiting } = this.#node;
+    return mine.has(name) || waiting.has(name)
       ? Refusal.nameTaken(name)
       : undefined;
   }
@@ -230,20 +169,21 @@ export class RedisMembership implements Membership {
    * the cluster's order; refuses it if another client holds it anywhere.
    */
   join(name: string): Promise<string | undefined> {
-    if (this.#state !== "serving") {
+    const node = this.#node;
+    if (node.state !== "serving") {
       return Promise.resolve(
-        this.#state === "closed" ? Refusal.shuttingDown : Refusal.cutOff,
+        node.state === "closed" ? Refusal.shuttingDown : Refusal.cutOff,
       );
     }
     const taken = this.check(name);
     if (taken !== undefined) return Promise.resolve(taken);
     return new Promise((resolve) => {
-      this.#waiting.set(name, resolve);
+      node.waiting.set(name, resolve);
       this.#claim(name).then((refusal) => {
-        if (refusal === undefined || this.#waiting.get(name) !== resolve) {
+        if (refusal === undefined || node.waiting.get(name) !== resolve) {
           return;
         }
-        this.#waiting.delete(name);
+        node.waiting.delete(name);
         resolve(refusal);
       });
     });
@@ -251,8 +191,8 @@ export class RedisMembership implements Membership {
 
   /** Releases `name` in Redis; its leave reaches every node through the log. */
   leave(name: string): void {
-    if (!this.#mine.delete(name)) return;
-    this.#release(name);
+    if (!this.#node.mine.delete(name)) return;
+    this.#claims.release(name);
   }
 
   /**
@@ -262,380 +202,54 @@ export class RedisMembership implements Membership {
    * connections.
    */
   async close(): Promise<void> {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    clearTimeout(this.#heartbeatTimer);
+    const node = this.#node;
+    if (node.state === "closed") return;
+    node.state = "closed";
+    this.#lease.stop();
     clearInterval(this.#repairTimer);
-    for (const resolve of this.#waiting.values()) {
+    for (const resolve of node.waiting.values()) {
       resolve(Refusal.shuttingDown);
     }
-    this.#waiting.clear();
+    node.waiting.clear();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      this.#removeNode(this.#nodeId, "any").catch(() => {}),
+      this.#lease.removeNode(node.nodeId, "any").catch(() => {}),
       new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
     ]);
     clearTimeout(timer);
     this.#reader.destroy();
     this.#client.destroy();
-    await this.#reading;
-    await this.#serial;
-  }
-
-  /** Runs `step` after every state change queued before it. */
-  #enqueue(step: () => void | Promise<void>): Promise<void> {
-    const next = this.#serial.then(step).catch(() => {});
-    this.#serial = next;
-    return next;
+    await this.#log.stopped();
+    await node.settled();
   }
 
   /**
-   * Registers under a new node id, then drops the previous id's names. The
-   * id changes only once Redis confirms, so a failed attempt (which may
-   * still have run, leaving an id without names for the others to expire)
-   * never loses track of the id that holds the names.
-   */
-  async #register(): Promise<void> {
-    const id = randomId();
-    const sentAt = performance.now();
-    const keys = this.#keys;
-    const incarnation = await this.#scripts.register.run(
-      this.#client,
-      [keys.incarnation, keys.nodes, keys.beat],
-      [id, this.#ttlMs, randomId()],
-    );
-    const previous = this.#nodeId;
-    this.#nodeId = id;
-    this.#incarnation = String(incarnation);
-    this.#renewedAt = sentAt;
-    if (previous) await this.#removeNode(previous, "any");
-  }
-
-  /**
-   * Runs the join script for `name`, once more after re-registering if Redis
-   * lost its data; resolves to a refusal, or to `undefined` once the claim
-   * is in the log.
+   * Claims `name`, once more after registering again if Redis lost its
+   * data; resolves to a refusal, or to `undefined` once the claim is in the
+   * log.
    */
   async #claim(name: string): Promise<string | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      let reply: unknown[];
+      let status;
       try {
-        reply = await this.#runJoin(name);
+        status = await this.#claims.claim(name);
       } catch {
         return Refusal.clusterUnreachable;
       }
-      if (reply[0] === "ok") return undefined;
-      if (reply[0] === "taken") return Refusal.nameTaken(name);
-      if (reply[0] === "fenced") {
-        await this.#enqueue(() => this.#fence());
+      if (status === "ok") return undefined;
+      if (status === "taken") return Refusal.nameTaken(name);
+      if (status === "fenced") {
+        await this.#node.enqueue(() => this.#lease.fence());
         return Refusal.cutOff;
       }
-      await this.#enqueue(() => this.#reset());
+      await this.#node.enqueue(() => this.#resync.reset());
     }
     return Refusal.clusterRestarting;
   }
 
-  #runJoin(name: string): Promise<unknown[]> {
-    const keys = this.#keys;
-    return this.#scripts.join.run(
-      this.#client,
-      [
-        keys.incarnation,
-        keys.nodes,
-        keys.names,
-        keys.seq,
-        keys.log,
-        keys.node(this.#nodeId),
-      ],
-      [this.#incarnation, this.#nodeId, name, LOG_LENGTH],
-    ) as Promise<unknown[]>;
-  }
-
-  /** Releases `name` if it is still this node's; a failure is left to repair. */
-  #release(name: string): void {
-    const keys = this.#keys;
-    this.#scripts.leave.run(
-      this.#client,
-      [
-        keys.incarnation,
-        keys.names,
-        keys.seq,
-        keys.log,
-        keys.node(this.#nodeId),
-      ],
-      [this.#incarnation, this.#nodeId, name, LOG_LENGTH],
-    ).catch(() => {});
-  }
-
-  #removeNode(id: string, mode: "expired" | "any"): Promise<unknown> {
-    const keys = this.#keys;
-    return this.#scripts.removeNode.run(
-      this.#client,
-      [keys.nodes, keys.names, keys.seq, keys.log, keys.node(id)],
-      [id, mode, LOG_LENGTH, this.#incarnation],
-    );
-  }
-
-  /** Reads the log on the reader's own connection until closed. */
-  async #read(): Promise<void> {
-    while (this.#state !== "closed") {
-      let entries: LogEntry[];
-      try {
-        const reply = await this.#reader.xRead(
-          { key: this.#keys.log, id: this.#lastId },
-          { BLOCK: this.#blockMs, COUNT: READ_BATCH },
-        ) as { messages: LogEntry[] }[] | null;
-        entries = reply?.[0]?.messages ?? [];
-      } catch {
-        await delay(RETRY_MS);
-        continue;
-      }
-      await this.#enqueue(() => this.#apply(entries));
-    }
-  }
-
-  /**
-   * Applies log entries in order. A gap in the numbering (entries trimmed
-   * away, or a restarted Redis) makes the node read a snapshot instead.
-   */
-  async #apply(entries: LogEntry[]): Promise<void> {
-    if (!this.#holdsLease()) return;
-    for (const { id, message } of entries) {
-      const seq = Number(message.s);
-      if (message.i !== this.#incarnation) {
-        // Written since Redis lost its data (or before): the numbering
-        // restarted, so only a snapshot tells where this node stands.
-        await this.#resync();
-        return;
-      }
-      if (seq <= this.#seq) continue;
-      if (seq !== this.#seq + 1) {
-        await this.#resync();
-        return;
-      }
-      this.#seq = seq;
-      this.#lastId = id;
-      const name = message.n ?? "";
-      const mine = message.o === this.#nodeId;
-      if (message.k === "join") {
-        this.#roster.add(name);
-        const resolve = mine ? this.#waiting.get(name) : undefined;
-        if (resolve) {
-          this.#waiting.delete(name);
-          this.#mine.add(name);
-          this.#listener?.admit(name);
-        } else if (mine && !this.#mine.has(name)) {
-          // A claim whose client gave up waiting: let it go.
-          this.#release(name);
-        }
-        this.#emit("join", name);
-        resolve?.();
-      } else {
-        this.#roster.remove(name);
-        if (mine && this.#mine.delete(name)) {
-          this.#listener?.evict(name, Refusal.nameRemoved);
-        }
-        this.#emit("leave", name);
-      }
-    }
-  }
-
-  /**
-   * Replaces the roster with a snapshot, then makes Redis and this node
-   * agree on this node's names: claims applied meanwhile are admitted, names
-   * it lost are evicted, names it holds without a client are released.
-   */
-  async #resync(): Promise<void> {
-    const keys = this.#keys;
-    const [incarnation, seq, lastId, flat] = await this.#scripts.snapshot.run(
-      this.#client,
-      [keys.incarnation, keys.names, keys.seq, keys.log],
-      [],
-    ) as [string, number, string, string[]];
-    if (incarnation !== this.#incarnation) {
-      await this.#reset();
-      return;
-    }
-    const owners = new Map<string, string>();
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      owners.set(flat[i]!, flat[i + 1]!);
-    }
-    const before = this.#roster.names.join(" ");
-    this.#roster = new Roster();
-    for (const name of owners.keys()) this.#roster.add(name);
-    this.#seq = seq;
-    this.#lastId = lastId;
-    for (const name of [...this.#mine]) {
-      if (owners.get(name) === this.#nodeId) continue;
-      this.#mine.delete(name);
-      this.#listener?.evict(name, Refusal.nameLost);
-    }
-    const admitted: (() => void)[] = [];
-    for (const [name, resolve] of this.#waiting) {
-      if (owners.get(name) !== this.#nodeId) continue;
-      this.#waiting.delete(name);
-      this.#mine.add(name);
-      this.#listener?.admit(name);
-      admitted.push(resolve);
-    }
-    for (const [name, owner] of owners) {
-      if (
-        owner === this.#nodeId && !this.#mine.has(name) &&
-        !this.#waiting.has(name)
-      ) {
-        this.#release(name);
-      }
-    }
-    if (admitted.length > 0 || this.#roster.names.join(" ") !== before) {
-      this.#emit("sync", "");
-    }
-    for (const resolve of admitted) resolve();
-  }
-
-  /**
-   * Redis lost its data: registers in its new incarnation, claims this
-   * node's names again (evicting those another node took first), then
-   * reads the new roster.
-   */
-  async #reset(): Promise<void> {
-    if (this.#state !== "serving") return;
-    await this.#register();
-    this.#seq = 0;
-    this.#lastId = "0-0";
-    let lost = 0;
-    for (const name of [...this.#mine]) {
-      const [status] = await this.#runJoin(name);
-      if (status === "ok") continue;
-      this.#mine.delete(name);
-      lost++;
-      this.#listener?.evict(name, Refusal.takenMeanwhile(name));
-    }
-    for (const [name, resolve] of [...this.#waiting]) {
-      const [status] = await this.#runJoin(name);
-      if (status === "ok") continue;
-      this.#waiting.delete(name);
-      resolve(Refusal.nameTaken(name));
-    }
-    this.#onStatus(
-      `Redis lost the roster; registered again with ${this.#mine.size} names` +
-        (lost ? ` (${lost} taken meanwhile)` : ""),
-    );
-    // The other nodes notice within one renewal period and claim their
-    // names again; reading the roster after two spares the clients a
-    // roster that lacks the names not claimed yet.
-    await delay(2 * this.#heartbeatMs);
-    await this.#resync();
-  }
-
-  /**
-   * Tells whether this node still holds its lease by its own clock; if it
-   * has not renewed it for a whole TTL, fences itself first.
-   */
-  #holdsLease(): boolean {
-    if (
-      this.#state === "serving" &&
-      performance.now() - this.#renewedAt > this.#ttlMs
-    ) {
-      this.#fence();
-    }
-    return this.#state === "serving";
-  }
-
-  /**
-   * The other nodes presume this one dead: closes every client with an
-   * error line, forgets the roster, and registers again in the background.
-   */
-  #fence(): void {
-    if (this.#state !== "serving") return;
-    this.#state = "fenced";
-    const reason = Refusal.clusterLost;
-    const count = this.#mine.size;
-    for (const name of this.#mine) this.#listener?.evict(name, reason);
-    this.#mine.clear();
-    for (const resolve of this.#waiting.values()) resolve(reason);
-    this.#waiting.clear();
-    this.#roster = new Roster();
-    this.#onStatus(
-      `cut off from the roster cluster for over ${this.#ttlMs / 1000} s; ` +
-        `closed ${count} clients`,
-    );
-    this.#enqueue(() => this.#recover());
-  }
-
-  /** Registers again and reads the roster, retrying until it works. */
-  async #recover(): Promise<void> {
-    while (this.#state === "fenced") {
-      try {
-        await this.#register();
-        this.#seq = 0;
-        await this.#resync();
-        if (this.#state !== "fenced") return;
-        this.#state = "serving";
-        this.#onStatus("rejoined the roster cluster");
-        return;
-      } catch {
-        await delay(this.#heartbeatMs);
-      }
-    }
-  }
-
-  #scheduleHeartbeat(): void {
-    this.#heartbeatTimer = setTimeout(async () => {
-      await this.#heartbeat();
-      if (this.#state !== "closed") this.#scheduleHeartbeat();
-    }, this.#heartbeatMs);
-  }
-
-  /** Renews the lease and removes the nodes whose leases ran out. */
-  async #heartbeat(): Promise<void> {
-    if (this.#state !== "serving") return;
-    const sentAt = performance.now();
-    const keys = this.#keys;
-    try {
-      const [status, ...expired] = await this.#scripts.heartbeat.run(
-        this.#client,
-        [keys.incarnation, keys.nodes, keys.beat],
-        [
-          this.#incarnation,
-          this.#nodeId,
-          this.#ttlMs,
-          2 * this.#heartbeatMs,
-        ],
-      ) as string[];
-      if (status === "ok") {
-        this.#renewedAt = sentAt;
-        for (const id of expired) await this.#removeNode(id, "expired");
-      } else if (status === "fenced") {
-        await this.#enqueue(() => this.#fence());
-      } else {
-        await this.#enqueue(() => this.#reset());
-      }
-    } catch {
-      // Unreachable: the lease check below fences once a TTL has passed.
-    }
-    await this.#enqueue(() => void this.#holdsLease());
-  }
-
+  /** Reads a snapshot now and then, to repair what the log missed. */
   #repair(): void {
-    if (this.#state !== "serving") return;
-    this.#enqueue(() => this.#resync());
+    if (this.#node.state !== "serving") return;
+    this.#node.enqueue(() => this.#resync.resync());
   }
-
-  #emit(kind: "join" | "leave" | "sync", name: string): void {
-    this.#listener?.change({
-      kind,
-      name,
-      online: this.#roster.size,
-      line: this.#roster.line(),
-    });
-  }
-}
-
-/** A random id of 16 hex digits, for nodes and incarnations. */
-function randomId(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
