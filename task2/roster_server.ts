@@ -5,7 +5,9 @@
  * One broadcaster owns the set of joined clients, which changes only through
  * the membership's admit, change and evict calls; the membership (this
  * server alone, or a cluster sharing the roster through Redis) owns the
- * roster and its order. Each client has its own bounded outgoing buffer and
+ * roster and its order, and alone decides whether a name is taken. The
+ * handshake is read by `handshake_reader.ts`, and every byte on the wire is
+ * spelled in `protocol.ts`. Each client has its own bounded outgoing buffer and
  * writer, so a slow reader never delays the others.
  *
  * @module
