@@ -19,8 +19,9 @@ import {
   clientSecurityUsage,
   readClientSecurity,
 } from "../lib/flags/security.ts";
+import { closeQuietly } from "./_close_quietly.ts";
+import { ERROR_LINE_PREFIX, isValidName, NAME_RULE } from "./protocol.ts";
 import { connectRoster } from "./roster_client.ts";
-import { isValidName, NAME_RULE } from "./roster.ts";
 
 const USAGE = `Usage: roster-client HOST:PORT NAME
          [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
@@ -81,17 +82,11 @@ async function main(
     console.error(`error: Cannot connect to "${where}": ${describe(error)}`);
     return 1;
   }
-  const close = () => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
+  const close = () => closeQuietly(conn);
   signal.addEventListener("abort", close, { once: true });
   try {
     for await (const line of readLines(conn.readable)) {
-      if (line.startsWith("error: ")) {
+      if (line.startsWith(ERROR_LINE_PREFIX)) {
         console.error(line);
         return 1;
       }

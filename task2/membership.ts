@@ -2,10 +2,12 @@
  * Membership: who is in the roster, and in which order the roster changes.
  * The roster server talks only to a {@linkcode Membership}: either
  * {@linkcode LocalMembership} (one server alone) or the Redis cluster
- * (`redis_membership.ts`), where every node sees the changes in one order.
+ * (`cluster/mod.ts`), where every node sees the changes in one order. Only
+ * the membership decides whether a name is taken.
  *
  * @module
  */
+import { Refusal } from "./protocol.ts";
 import { Roster } from "./roster.ts";
 
 /** A change of the roster, in the order every node applies it. */
@@ -45,7 +47,13 @@ export interface Membership {
   /** Sets the one listener; call once, before the first join. */
   listen(listener: MembershipListener): void;
   /**
-   * Asks for `name` to join. Resolves to `undefined` once it has joined
+   * Says at once, without asking anyone, why `name` cannot join through this
+   * server (it is joined or joining here), or `undefined` if it may try.
+   */
+  check(name: string): string | undefined;
+  /**
+   * Asks for `name` to join; refuses it while it is joined or joining
+   * anywhere. Resolves to `undefined` once it has joined
    * (after {@linkcode MembershipListener.admit}), or to why it cannot.
    */
   join(name: string): Promise<string | undefined>;
@@ -65,10 +73,15 @@ export class LocalMembership implements Membership {
     this.#listener = listener;
   }
 
+  /** Refuses `name` if it is in the roster. */
+  check(name: string): string | undefined {
+    return this.#roster.has(name) ? Refusal.nameTaken(name) : undefined;
+  }
+
   /** Adds `name` at once, or refuses it if it is in the roster. */
   join(name: string): Promise<string | undefined> {
     if (!this.#roster.add(name)) {
-      return Promise.resolve(`name "${name}" is already connected`);
+      return Promise.resolve(Refusal.nameTaken(name));
     }
     this.#listener?.admit(name);
     this.#emit("join", name);

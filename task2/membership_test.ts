@@ -51,3 +51,13 @@ Deno.test("local membership refuses a name it holds without telling the listener
   assert.deepEqual(calls, ["admit greg", 'join greg 1 "greg\\n"']);
   await membership.close();
 });
+
+Deno.test("local membership says at once that a name it holds is taken, and frees it on leave", async () => {
+  const membership = new LocalMembership();
+  membership.listen(recorder().listener);
+  assert.equal(membership.check("greg"), undefined);
+  await membership.join("greg");
+  assert.equal(membership.check("greg"), 'name "greg" is already connected');
+  membership.leave("greg");
+  assert.equal(membership.check("greg"), undefined);
+});

@@ -4,17 +4,7 @@
  *
  * @module
  */
-
-/** The naming rule, for messages. */
-export const NAME_RULE =
-  "a name is 1 to 20 ASCII letters or digits ([A-Za-z0-9]{1,20})";
-
-const NAME_PATTERN = /^[A-Za-z0-9]{1,20}$/;
-
-/** Tells whether `name` follows {@linkcode NAME_RULE}. */
-export function isValidName(name: string): boolean {
-  return NAME_PATTERN.test(name);
-}
+import { encodeRosterLine } from "./protocol.ts";
 
 /**
  * The names of the connected clients in code-point order (as Python's
@@ -24,7 +14,6 @@ export function isValidName(name: string): boolean {
 export class Roster {
   #names: string[] = [];
   #line: Uint8Array | undefined;
-  #encoder = new TextEncoder();
 
   /** The number of names. */
   get size(): number {
@@ -60,11 +49,11 @@ export class Roster {
   }
 
   /**
-   * The roster line: the names joined by single spaces, then "\n", as UTF-8.
-   * Encoded once per change, however many clients it is sent to.
+   * The roster line ({@linkcode encodeRosterLine}), encoded once per change,
+   * however many clients it is sent to.
    */
   line(): Uint8Array {
-    this.#line ??= this.#encoder.encode(this.#names.join(" ") + "\n");
+    this.#line ??= encodeRosterLine(this.#names);
     return this.#line;
   }
 

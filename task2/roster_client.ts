@@ -6,7 +6,8 @@
  */
 import type { HostPort } from "../lib/address.ts";
 import { type ClientTls, explainTlsFailure } from "../lib/tls.ts";
-import { TOKEN_LINE_PREFIX } from "./handshake.ts";
+import { closeQuietly } from "./_close_quietly.ts";
+import { encodeGreeting } from "./protocol.ts";
 
 /** Options of {@linkcode connectRoster}. */
 export interface ConnectRosterOptions {
@@ -67,10 +68,7 @@ export async function connectRoster(
       conn = tlsConn;
       await tlsConn.handshake();
     }
-    const greeting = token === undefined
-      ? name
-      : `${TOKEN_LINE_PREFIX}${token}\n${name}\n`;
-    await conn.write(new TextEncoder().encode(greeting));
+    await conn.write(encodeGreeting(name, token));
   } catch (error: unknown) {
     closeQuietly(conn);
     if (timeout.aborted && !signal?.aborted) throw noAnswer();
@@ -80,12 +78,4 @@ export async function connectRoster(
     stop.removeEventListener("abort", cancel);
   }
   return conn;
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -5,26 +5,25 @@
  * One broadcaster owns the set of joined clients, which changes only through
  * the membership's admit, change and evict calls; the membership (this
  * server alone, or a cluster sharing the roster through Redis) owns the
- * roster and its order. Each client has its own bounded outgoing buffer and
+ * roster and its order, and alone decides whether a name is taken. The
+ * handshake is read by `handshake_reader.ts`, and every byte on the wire is
+ * spelled in `protocol.ts`. Each client has its own bounded outgoing buffer and
  * writer, so a slow reader never delays the others.
  *
  * @module
  */
-import {
-  type Handshake,
-  HANDSHAKE_READ_BYTES,
-  HandshakeDeadlines,
-  parseHandshake,
-} from "./handshake.ts";
 import type { TokenGate } from "../lib/token.ts";
+import { closeQuietly } from "./_close_quietly.ts";
+import { HandshakeReader } from "./handshake_reader.ts";
 import {
   LocalMembership,
   type Membership,
   type MembershipChange,
   type MembershipListener,
 } from "./membership.ts";
-import { OutboundLines, SharedChunk } from "./outbound_lines.ts";
-import { readTokenStage } from "./token_handshake.ts";
+import { SharedChunk } from "./outbound_lines.ts";
+import { encodeErrorLine, type Handshake, Refusal } from "./protocol.ts";
+import { RosterConnection } from "./roster_connection.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
 export type RosterChange = Omit<MembershipChange, "line">;
@@ -67,8 +66,6 @@ export interface RosterServerOptions {
   token?: TokenGate;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Serves the roster on `listener` until `options.signal` aborts, then closes
  * the listener and every client connection (clients see EOF). Resolves once
@@ -108,96 +105,22 @@ export async function serveRoster(
   await Promise.all(handlers);
 }
 
-/** One client's connection once it has joined. */
-class Session {
-  readonly name: string;
-  readonly #conn: Deno.Conn;
-  readonly #outbound: OutboundLines;
-  /** The chunk being written, if a write is under way. */
-  #writing: Uint8Array | undefined;
-  /** Whether the connection closes once what is queued is written. */
-  #ending = false;
-
-  constructor(
-    name: string,
-    conn: Deno.Conn,
-    maxPendingBytes: number,
-    shared: SharedChunk,
-  ) {
-    this.name = name;
-    this.#conn = conn;
-    this.#outbound = new OutboundLines(maxPendingBytes, shared);
-  }
-
-  /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
-  queue(line: Uint8Array): void {
-    this.#outbound.push(line);
-  }
-
-  /** Queues `line` as the last one; the connection closes once it is written. */
-  end(line: Uint8Array): void {
-    this.#ending = true;
-    this.queue(line);
-    this.flush();
-  }
-
-  /** Starts writing what is queued, unless a write is already under way. */
-  flush(): void {
-    if (this.#writing) return;
-    const chunk = this.#outbound.take();
-    if (chunk) this.#write(chunk);
-  }
-
-  /**
-   * Writes `data`, then whatever queued meanwhile, chaining promises rather
-   * than awaiting in a loop: this runs for every client on every flush, so
-   * the callbacks are made once per session, not once per write.
-   */
-  #write(data: Uint8Array): void {
-    this.#writing = data;
-    this.#conn.write(data).then(this.#onWritten, this.#onFailed);
-  }
-
-  /**
-   * Writes the rest of a partial write, else what queued meanwhile, else
-   * closes an ending connection.
-   */
-  readonly #onWritten = (written: number): void => {
-    const data = this.#writing!;
-    const next = written < data.length
-      ? data.subarray(written)
-      : this.#outbound.take();
-    if (next) this.#write(next);
-    else {
-      this.#writing = undefined;
-      if (this.#ending) closeQuietly(this.#conn);
-    }
-  };
-
-  /** Gives up on a connection whose write failed. */
-  readonly #onFailed = (): void => {
-    // The peer is gone; its reader sees the error and makes it leave.
-    this.#writing = undefined;
-    closeQuietly(this.#conn);
-  };
-}
-
-/** The joined sessions by name, those waiting to join, and every open connection. */
+/**
+ * The joined clients by name, those waiting to join, and every open
+ * connection. Which names may join is the membership's decision alone.
+ */
 class RosterServer implements MembershipListener {
   readonly #membership: Membership;
-  readonly #sessions = new Map<string, Session>();
-  readonly #joining = new Map<string, Session>();
+  readonly #joined = new Map<string, RosterConnection>();
+  readonly #joining = new Map<string, RosterConnection>();
   readonly #connections = new Set<Deno.Conn>();
   readonly #maxClients: number;
-  readonly #handshakeTimeoutMs: number;
-  /** Closes a connection that has not sent its first bytes in time. */
-  readonly #handshakes: HandshakeDeadlines<Deno.Conn>;
+  readonly #handshakes: HandshakeReader;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
-  readonly #token: TokenGate | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
-  /** Shared by every session, so clients waiting for the same lines share one copy. */
+  /** Shared by every client, so clients waiting for the same lines share one copy. */
   readonly #sharedChunk = new SharedChunk();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   closing = false;
@@ -206,14 +129,12 @@ class RosterServer implements MembershipListener {
     this.#membership = options.membership ?? new LocalMembership();
     this.#membership.listen(this);
     this.#maxClients = options.maxClients ?? 10_000;
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-    this.#handshakes = new HandshakeDeadlines<Deno.Conn>(
-      this.#handshakeTimeoutMs,
-      closeQuietly,
+    this.#handshakes = new HandshakeReader(
+      options.handshakeTimeoutMs ?? 10_000,
+      options.token,
     );
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
-    this.#token = options.token;
   }
 
   /** Closes every connection, without telling anyone about the leaves. */
@@ -231,26 +152,17 @@ class RosterServer implements MembershipListener {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
       }
-      const first = await this.#readFirst(conn);
-      if (first === null) return;
-      const stage = await readTokenStage(
-        conn,
-        first,
-        this.#token,
-        this.#handshakeTimeoutMs,
-      );
-      if (stage === null) return;
-      const session = this.#admit(
-        "error" in stage ? stage : parseHandshake(stage.name),
-        conn,
-      );
-      if (typeof session === "string") {
-        await this.#refuse(conn, session);
+      const handshake = await this.#handshakes.read(conn);
+      if (handshake === null) return;
+      const client = this.#admit(handshake, conn);
+      if (typeof client === "string") {
+        await this.#refuse(conn, client);
         return;
       }
-      this.#joining.set(session.name, session);
-      const refusal = await this.#membership.join(session.name);
-      this.#joining.delete(session.name);
+      const { name } = client;
+      this.#joining.set(name, client);
+      const refusal = await this.#membership.join(name);
+      if (this.#joining.get(name) === client) this.#joining.delete(name);
       if (refusal !== undefined) {
         await this.#refuse(conn, refusal);
         return;
@@ -260,7 +172,7 @@ class RosterServer implements MembershipListener {
       } catch {
         // A reset or any socket error counts as leaving.
       }
-      this.#leave(session);
+      this.#leave(client);
     } catch {
       // The connection failed during the handshake: nothing to undo.
     } finally {
@@ -269,32 +181,26 @@ class RosterServer implements MembershipListener {
     }
   }
 
-  /** Reads the client's first bytes, or null if it closes or stays silent. */
-  async #readFirst(conn: Deno.Conn): Promise<Uint8Array | null> {
-    const buffer = new Uint8Array(HANDSHAKE_READ_BYTES);
-    this.#handshakes.add(conn);
-    try {
-      const count = await conn.read(buffer);
-      return count === null ? null : buffer.subarray(0, count);
-    } catch {
-      return null;
-    } finally {
-      this.#handshakes.delete(conn);
-    }
-  }
-
-  /** Makes a session for the handshake's name, or says why it cannot join. */
-  #admit(handshake: Handshake, conn: Deno.Conn): Session | string {
+  /**
+   * Makes a connection for the handshake's name, or says why it cannot join:
+   * the membership says whether the name is free as far as this server
+   * knows, before the server says whether it has room.
+   */
+  #admit(handshake: Handshake, conn: Deno.Conn): RosterConnection | string {
     if ("error" in handshake) return handshake.error;
     const { name } = handshake;
-    if (this.closing) return "server is shutting down";
-    if (this.#sessions.has(name) || this.#joining.has(name)) {
-      return `name "${name}" is already connected`;
+    if (this.closing) return Refusal.shuttingDown;
+    const taken = this.#membership.check(name);
+    if (taken !== undefined) return taken;
+    if (this.#joined.size + this.#joining.size >= this.#maxClients) {
+      return Refusal.serverFull(this.#maxClients);
     }
-    if (this.#sessions.size + this.#joining.size >= this.#maxClients) {
-      return `server is full (${this.#maxClients} clients)`;
-    }
-    return new Session(name, conn, this.#maxPendingBytes, this.#sharedChunk);
+    return new RosterConnection(
+      name,
+      conn,
+      this.#maxPendingBytes,
+      this.#sharedChunk,
+    );
   }
 
   /**
@@ -303,7 +209,7 @@ class RosterServer implements MembershipListener {
    * input does not turn the close into a reset that loses the line.
    */
   async #refuse(conn: Deno.Conn, reason: string): Promise<void> {
-    await writeAll(conn, encoder.encode(`error: ${reason}\n`));
+    await writeAll(conn, encodeErrorLine(reason));
     await conn.closeWrite();
     const timer = setTimeout(() => closeQuietly(conn), 1000);
     try {
@@ -313,12 +219,12 @@ class RosterServer implements MembershipListener {
     }
   }
 
-  /** The session waiting for `name` joins the broadcast. */
+  /** The connection waiting for `name` joins the broadcast. */
   admit(name: string): void {
-    const session = this.#joining.get(name);
-    if (!session) return;
+    const client = this.#joining.get(name);
+    if (!client) return;
     this.#joining.delete(name);
-    this.#sessions.set(name, session);
+    this.#joined.set(name, client);
   }
 
   /**
@@ -328,26 +234,26 @@ class RosterServer implements MembershipListener {
    */
   change({ line, ...change }: MembershipChange): void {
     if (this.closing) return;
-    for (const session of this.#sessions.values()) session.queue(line);
+    for (const client of this.#joined.values()) client.queue(line);
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
-      for (const session of this.#sessions.values()) session.flush();
+      for (const client of this.#joined.values()) client.flush();
     }, 0);
     this.#onChange?.(change);
   }
 
   /** Sends `name`'s client one error line and closes it. */
   evict(name: string, reason: string): void {
-    const session = this.#sessions.get(name);
-    if (!session) return;
-    this.#sessions.delete(name);
-    session.end(encoder.encode(`error: ${reason}\n`));
+    const client = this.#joined.get(name);
+    if (!client) return;
+    this.#joined.delete(name);
+    client.end(encodeErrorLine(reason));
   }
 
-  #leave(session: Session): void {
-    if (this.#sessions.get(session.name) !== session) return;
-    this.#sessions.delete(session.name);
-    if (!this.closing) this.#membership.leave(session.name);
+  #leave(client: RosterConnection): void {
+    if (this.#joined.get(client.name) !== client) return;
+    this.#joined.delete(client.name);
+    if (!this.closing) this.#membership.leave(client.name);
   }
 }
 
@@ -361,13 +267,4 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 /** Whether `conn` is a plain TCP connection rather than a TLS one. */
 function isTcp(conn: Deno.Conn): conn is Deno.TcpConn {
   return "setNoDelay" in conn;
-}
-
-/** Closes `conn`, ignoring that it may be closed already. */
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -21,7 +21,7 @@ import {
 } from "../lib/flags/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import { readRedisTarget } from "../lib/flags/redis.ts";
-import { RedisMembership } from "./redis_membership.ts";
+import { RedisMembership } from "./cluster/mod.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
 const USAGE =

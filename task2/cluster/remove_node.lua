@@ -1,3 +1,4 @@
+-- Run by lease.ts.
 -- Removes a node and releases all its names, appending one leave per name to
 -- the cluster's log: for a clean shutdown, for a node that re-registers, and
 -- for a node whose lease ran out (then only if it is still out, on Redis's

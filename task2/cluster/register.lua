@@ -1,3 +1,4 @@
+-- Run by lease.ts.
 -- Registers a node in the cluster with a lease on Redis's clock, creating the
 -- cluster's incarnation (a random id that tells nodes whether Redis kept its
 -- data) if there is none.

@@ -1,3 +1,4 @@
+-- Run by claims.ts.
 -- Claims a name for a node and appends the join to the cluster's log, in one
 -- step: two nodes racing for one name cannot both win.
 --

@@ -1,3 +1,4 @@
+-- Run by claims.ts.
 -- Releases a node's name and appends the leave to the cluster's log, in one
 -- step; does nothing if the name is no longer the node's.
 --

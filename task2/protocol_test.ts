@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { within } from "../tests/harness.ts";
 import {
-  HandshakeDeadlines,
+  encodeErrorLine,
+  encodeGreeting,
+  isValidName,
   MAX_TOKEN_LINE_BYTES,
   parseHandshake,
   parseTokenLine,
-} from "./handshake.ts";
+  Refusal,
+} from "./protocol.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -59,29 +61,27 @@ Deno.test("parseTokenLine finds no token in a bare name or an over-long line", (
   assert.deepEqual(parseTokenLine(long), { kind: "absent" });
 });
 
-Deno.test("handshake deadlines expire items in arrival order, except those ended in time", async () => {
-  const expired: string[] = [];
-  const { promise: done, resolve } = Promise.withResolvers<void>();
-  const deadlines = new HandshakeDeadlines<string>(20, (item) => {
-    expired.push(item);
-    if (expired.length === 2) resolve();
-  });
-  deadlines.add("first");
-  deadlines.add("named in time");
-  deadlines.add("second");
-  deadlines.delete("named in time");
-  assert.equal(deadlines.size, 2);
-  await within(done, "two handshakes to expire");
-  assert.deepEqual(expired, ["first", "second"]);
-  assert.equal(deadlines.size, 0);
+Deno.test("isValidName accepts 1 to 20 ASCII letters or digits only", () => {
+  for (const name of ["a", "Z9", "x".repeat(20), "greg", "007"]) {
+    assert.ok(isValidName(name), name);
+  }
+  for (const name of ["", "x".repeat(21), "bob greg", "é", "a-b", "a\n"]) {
+    assert.equal(isValidName(name), false, name);
+  }
 });
 
-Deno.test("handshake deadlines keep no timer once every item has ended", () => {
-  const deadlines = new HandshakeDeadlines<string>(60_000, () => {
-    throw new Error("Nothing should expire");
-  });
-  deadlines.add("greg");
-  deadlines.delete("greg");
-  // Deno's test sanitizer fails this test if a timer were left running.
-  assert.equal(deadlines.size, 0);
+Deno.test("a client's greeting is the bare name, or the token line and the name with newlines", () => {
+  const text = (data: Uint8Array) => new TextDecoder().decode(data);
+  assert.equal(text(encodeGreeting("greg")), "greg");
+  assert.equal(text(encodeGreeting("greg", "s3cret")), "TOKEN s3cret\ngreg\n");
+  const line = parseTokenLine(encodeGreeting("greg", "s3cret"));
+  assert.ok(line.kind === "token");
+  assert.deepEqual(parseHandshake(line.rest), { name: "greg" });
+});
+
+Deno.test('an error line is the reason after "error: " with a newline', () => {
+  assert.equal(
+    new TextDecoder().decode(encodeErrorLine(Refusal.nameTaken("greg"))),
+    'error: name "greg" is already connected\n',
+  );
 });

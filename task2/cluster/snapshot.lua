@@ -1,7 +1,8 @@
+-- Run by resync.ts.
 -- Reads the whole roster at one point of the log, for a node that (re)syncs.
 --
 -- KEYS[1] incarnation   KEYS[2] names (hash: name -> node id)
--- KEYS[3] sequence number   KEYS[4] log (stream)
+-- KEYS[3] sequence number   KEYS[4] log (stream)   ARGV: none
 --
 -- Returns {incarnation or '', seq, id of the last log entry or '0-0',
 -- {name, node id, name, node id, ...}}.

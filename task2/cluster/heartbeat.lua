@@ -1,3 +1,4 @@
+-- Run by lease.ts.
 -- Renews a node's lease on Redis's clock and lists the nodes whose leases have
 -- run out. When no node renewed for longer than ARGV[4] ms, Redis itself (or
 -- the network to it) was away: that time is added to every lease instead of

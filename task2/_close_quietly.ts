@@ -1,0 +1,15 @@
+/**
+ * Closing a connection that may be closed already, for the roster's server
+ * and client.
+ *
+ * @module
+ */
+
+/** Closes `conn`, ignoring that it may be closed already. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
