@@ -83,7 +83,7 @@ export const PROGRAMS = {
     // which lets --max-bytes go to 3.8 GiB (see checkHeapHolds in
     // task1/server_main.ts). --expose-gc lets the server collect the garbage
     // of large items every 32 MiB instead of letting it pile up to twice the
-    // live heap (see largeItemCollector in task1/queue_server.ts).
+    // live heap (see largeItemCollector in task1/operations.ts).
     permissions: [
       "--allow-net",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
