@@ -1,6 +1,6 @@
 /**
  * The in-memory queue engine that the memory and the durable store share: a
- * {@linkcode BoundedQueue} with a bound on the bytes of its items, whose puts
+ * {@linkcode Utf8Queue} with a bound on the bytes of its items, whose puts
  * and pops may wait ({@linkcode Waiters}). Given a {@linkcode Journal}, it is
  * also the durable store's core: every decision is made here, synchronously
  * and in arrival order, and each answer is released only once the journal
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BoundedQueue } from "../bounded_queue.ts";
+import { checkWellFormed, Utf8Queue } from "../utf8_queue.ts";
 import {
   DEFAULT_MAX_BYTES,
   type JournalStatus,
@@ -74,8 +74,7 @@ export interface QueueEngineOptions {
 export class QueueEngine implements QueueStore {
   #capacity: number;
   #maxBytes: number;
-  #queue: BoundedQueue<string>;
-  #bytes = 0;
+  #queue: Utf8Queue;
   #waiters: Waiters;
   #journal: Journal | undefined;
   /** Never aborted: a store in memory alone cannot fail to write. */
@@ -105,11 +104,8 @@ export class QueueEngine implements QueueStore {
       }
     }
     const initial = [...items];
-    this.#queue = new BoundedQueue(Math.max(capacity, initial.length));
-    for (const item of initial) {
-      this.#queue.put(item);
-      this.#bytes += utf8Bytes(item);
-    }
+    this.#queue = new Utf8Queue(Math.max(capacity, initial.length));
+    for (const item of initial) this.#queue.put(item);
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
     this.#waiters = new Waiters({
@@ -133,6 +129,11 @@ export class QueueEngine implements QueueStore {
   put(item: string, options: WaitOptions = {}): Promise<boolean> {
     const refused = this.#refusal(options.signal);
     if (refused) return Promise.reject(refused);
+    try {
+      checkWellFormed(item);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const bytes = utf8Bytes(item);
     if (this.#waiters.puts.size === 0) {
       const [popper] = this.#waiters.pops;
@@ -143,7 +144,7 @@ export class QueueEngine implements QueueStore {
         return this.#answer(true);
       }
       if (this.#fits(bytes)) {
-        this.#append(item, bytes);
+        this.#append(item);
         return this.#answer(true);
       }
     }
@@ -162,7 +163,6 @@ export class QueueEngine implements QueueStore {
     if (refused) return Promise.reject(refused);
     const item = this.#queue.pop();
     if (item !== undefined) {
-      this.#bytes -= utf8Bytes(item);
       this.#journal?.removed(1);
       this.#admitWaitingPuts();
       return this.#answer(item);
@@ -191,7 +191,7 @@ export class QueueEngine implements QueueStore {
     const journal = this.#journal?.status?.();
     return {
       size: this.#queue.size,
-      bytes: this.#bytes,
+      bytes: this.#queue.bytes,
       capacity: this.#capacity,
       maxBytes: this.#maxBytes,
       waitingPuts: this.#waiters.puts.size,
@@ -223,12 +223,11 @@ export class QueueEngine implements QueueStore {
 
   #fits(bytes: number): boolean {
     return this.#queue.size < this.#capacity &&
-      this.#bytes + bytes <= this.#maxBytes;
+      this.#queue.bytes + bytes <= this.#maxBytes;
   }
 
-  #append(item: string, bytes: number): void {
+  #append(item: string): void {
     this.#queue.put(item);
-    this.#bytes += bytes;
     this.#journal?.appended(item);
   }
 
@@ -237,7 +236,7 @@ export class QueueEngine implements QueueStore {
     if (this.#closed || this.failed.aborted) return;
     for (const waiter of this.#waiters.puts) {
       if (!this.#fits(waiter.bytes)) return;
-      this.#append(waiter.item, waiter.bytes);
+      this.#append(waiter.item);
       waiter.settle(this.#answer(true));
     }
   }

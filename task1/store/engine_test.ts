@@ -85,3 +85,15 @@ Deno.test("QueueEngine whose journal fails answers nothing as done, fails its wa
   await assert.rejects(store.size(), StoreFailedError);
   assert.equal(store.failed.aborted, true);
 });
+
+Deno.test("QueueEngine refuses an item with a lone surrogate with a RangeError, on every path, and stores nothing", async () => {
+  const engine = new QueueEngine(2);
+  await assert.rejects(engine.put("\uD800"), RangeError);
+  const waiting = engine.pop({ waitMs: 10_000 });
+  await assert.rejects(engine.put("x\uDFFF"), RangeError);
+  assert.equal(await engine.put("ok"), true);
+  assert.equal(await waiting, "ok");
+  assert.equal(engine.status().size, 0);
+  assert.equal(engine.status().bytes, 0);
+  await engine.close();
+});

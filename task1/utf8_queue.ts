@@ -1,0 +1,221 @@
+/**
+ * The queue server's item core: a bounded first-in, first-out queue of
+ * strings kept as UTF-8 bytes in large `ArrayBuffer` slabs, off the V8 heap's
+ * object graph, so that a million queued items are a few slabs to the
+ * garbage collector rather than a million strings.
+ *
+ * @module
+ */
+
+/** The size of an ordinary slab; a larger item gets a slab of its own. */
+export const SLAB_BYTES = 256 * 1024;
+
+const MIN_LENGTH_SLOTS = 16;
+
+/**
+ * Throws unless `item` is well-formed UTF-16, so that its UTF-8 form is
+ * exactly the string: a lone surrogate would come back as U+FFFD.
+ *
+ * @throws {RangeError} when `item` holds a lone surrogate
+ */
+export function checkWellFormed(item: string): void {
+  if (!item.isWellFormed()) {
+    throw new RangeError(
+      "Invalid item: it holds a lone surrogate, which has no UTF-8 form",
+    );
+  }
+}
+
+/**
+ * A first-in, first-out queue of at most `capacity` strings, held as UTF-8.
+ *
+ * Items are written one after another into slabs of {@linkcode SLAB_BYTES}
+ * (an item that does not fit in the rest of the tail slab starts a new one;
+ * an item larger than a slab gets a slab of exactly its size). Their lengths
+ * are kept in a ring of `Uint32` that doubles when full and halves when at
+ * most a quarter full, so an item costs its UTF-8 bytes plus 4 to 8 bytes.
+ * A slab is released as soon as the head leaves it (one emptied slab is kept
+ * for the next tail), so a queue filled and drained for hours does not grow.
+ *
+ * Only well-formed strings are taken: a lone surrogate has no UTF-8 form, and
+ * storing its replacement character would hand back another string.
+ */
+export class Utf8Queue {
+  readonly #capacity: number;
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** The slabs in order: the head item is in the first, the tail in the last. */
+  #slabs: Uint8Array[] = [];
+  /** Where the head item starts in the first slab. */
+  #headOffset = 0;
+  /** Where the next item goes in the last slab. */
+  #tailOffset = 0;
+  /** An emptied ordinary slab kept for the next tail, if any. */
+  #spare: Uint8Array | undefined;
+  #lengths = new Uint32Array(MIN_LENGTH_SLOTS);
+  #lengthHead = 0;
+  #size = 0;
+  #bytes = 0;
+
+  /**
+   * Creates an empty queue that holds at most `capacity` items.
+   *
+   * @throws {RangeError} when `capacity` is not a safe integer of at least 1
+   */
+  constructor(capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError(
+        `Invalid capacity "${capacity}": expected an integer of at least 1`,
+      );
+    }
+    this.#capacity = capacity;
+  }
+
+  /** The most items the queue holds. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** The number of items queued. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The UTF-8 bytes of the items queued. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The bytes of slabs held, spare included: what the items cost in memory. */
+  get slabBytes(): number {
+    let total = this.#spare?.length ?? 0;
+    for (const slab of this.#slabs) total += slab.length;
+    return total;
+  }
+
+  /**
+   * Appends `item` at the tail; returns false, storing nothing, when full.
+   *
+   * @throws {RangeError} when `item` is not well-formed UTF-16 (a lone
+   * surrogate), which has no UTF-8 form
+   */
+  put(item: string): boolean {
+    if (this.#size >= this.#capacity) return false;
+    checkWellFormed(item);
+    const written = this.#writeTail(item) ?? this.#writeSlab(item);
+    if (this.#size === this.#lengths.length) {
+      this.#resizeLengths(this.#lengths.length * 2);
+    }
+    this.#lengths[(this.#lengthHead + this.#size) % this.#lengths.length] =
+      written;
+    this.#size++;
+    this.#bytes += written;
+    return true;
+  }
+
+  /** Returns the head item without removing it, or undefined when empty. */
+  peek(): string | undefined {
+    if (this.#size === 0) return undefined;
+    const length = this.#lengths[this.#lengthHead]!;
+    this.#settleHead(length);
+    const slab = this.#slabs[0]!;
+    return this.#decoder.decode(
+      slab.subarray(this.#headOffset, this.#headOffset + length),
+    );
+  }
+
+  /** Removes and returns the head item, or returns undefined when empty. */
+  pop(): string | undefined {
+    const item = this.peek();
+    if (item === undefined) return undefined;
+    const length = this.#lengths[this.#lengthHead]!;
+    this.#headOffset += length;
+    this.#lengthHead = (this.#lengthHead + 1) % this.#lengths.length;
+    this.#size--;
+    this.#bytes -= length;
+    if (this.#size === 0) this.#reset();
+    const slots = this.#lengths.length;
+    if (slots > MIN_LENGTH_SLOTS && this.#size <= slots / 4) {
+      this.#resizeLengths(slots / 2);
+    }
+    return item;
+  }
+
+  /**
+   * Encodes `item` at the tail of the last slab and returns its length, or
+   * undefined, writing nothing that counts, when it does not fit there.
+   */
+  #writeTail(item: string): number | undefined {
+    const slab = this.#slabs.at(-1);
+    if (slab === undefined) return undefined;
+    const room = slab.subarray(this.#tailOffset);
+    const { read, written } = this.#encoder.encodeInto(item, room);
+    if (read < item.length) return undefined;
+    this.#tailOffset += written;
+    return written;
+  }
+
+  /**
+   * Writes `item` at the start of a new tail slab and returns its length: an
+   * ordinary slab, or one of exactly its size when it is larger than that.
+   */
+  #writeSlab(item: string): number {
+    if (item.length * 3 <= SLAB_BYTES) {
+      this.#slabs.push(this.#takeSpare());
+      this.#tailOffset = 0;
+      return this.#writeTail(item)!;
+    }
+    const bytes = this.#encoder.encode(item);
+    let slab: Uint8Array = bytes;
+    if (bytes.length <= SLAB_BYTES) {
+      slab = this.#takeSpare();
+      slab.set(bytes);
+    }
+    this.#slabs.push(slab);
+    this.#tailOffset = bytes.length;
+    return bytes.length;
+  }
+
+  /** The spare slab, or a new ordinary one. */
+  #takeSpare(): Uint8Array {
+    const slab = this.#spare ?? new Uint8Array(SLAB_BYTES);
+    this.#spare = undefined;
+    return slab;
+  }
+
+  /**
+   * Moves the head to the next slab when the head item of `length` bytes is
+   * not in the rest of the first one. A put starts a new slab exactly when
+   * its item does not fit in the rest of the last, and items lie back to
+   * back, so the item is in the first slab exactly when it fits there.
+   */
+  #settleHead(length: number): void {
+    if (this.#headOffset + length <= this.#slabs[0]!.length) return;
+    this.#release(this.#slabs.shift()!);
+    this.#headOffset = 0;
+  }
+
+  /** Keeps an emptied ordinary slab as the spare; drops any other. */
+  #release(slab: Uint8Array): void {
+    if (slab.length === SLAB_BYTES) this.#spare ??= slab;
+  }
+
+  /** Empties the slabs once the last item is gone, keeping one for reuse. */
+  #reset(): void {
+    for (const slab of this.#slabs) this.#release(slab);
+    this.#slabs = [];
+    this.#headOffset = 0;
+    this.#tailOffset = 0;
+  }
+
+  /** Copies the lengths, in order, into a new ring of `slots` slots. */
+  #resizeLengths(slots: number): void {
+    const lengths = new Uint32Array(slots);
+    const old = this.#lengths;
+    for (let i = 0; i < this.#size; i++) {
+      lengths[i] = old[(this.#lengthHead + i) % old.length]!;
+    }
+    this.#lengths = lengths;
+    this.#lengthHead = 0;
+  }
+}
