@@ -5,13 +5,14 @@
  * @module
  */
 import { closeQuietly } from "./_close_quietly.ts";
+import type { RosterConn } from "./conn.ts";
 import { OutboundLines, type SharedChunk } from "./outbound_lines.ts";
 
 /** One client's connection once it has joined. */
 export class RosterConnection {
   /** The name it joined as. */
   readonly name: string;
-  readonly #conn: Deno.Conn;
+  readonly #conn: RosterConn;
   readonly #outbound: OutboundLines;
   /** The chunk being written, if a write is under way. */
   #writing: Uint8Array | undefined;
@@ -24,7 +25,7 @@ export class RosterConnection {
    */
   constructor(
     name: string,
-    conn: Deno.Conn,
+    conn: RosterConn,
     maxPendingBytes: number,
     shared: SharedChunk,
   ) {

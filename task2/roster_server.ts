@@ -14,6 +14,7 @@
  */
 import type { TokenGate } from "../lib/token.ts";
 import { closeQuietly } from "./_close_quietly.ts";
+import { type RosterConn, type RosterListener, writeAll } from "./conn.ts";
 import { HandshakeReader } from "./handshake_reader.ts";
 import {
   LocalMembership,
@@ -46,11 +47,20 @@ export interface RosterServerOptions {
    */
   maxClients?: number;
   /**
-   * How long a client may take to send its name, in milliseconds.
+   * How long a connection may take, from its TCP accept, to finish its
+   * handshake (TLS, the token line and the name), in milliseconds; past it,
+   * it is closed.
    *
    * @default {10000}
    */
   handshakeTimeoutMs?: number;
+  /**
+   * The most connections in their handshake at once; one more is closed as
+   * soon as it is accepted, without a word.
+   *
+   * @default {1000}
+   */
+  maxPending?: number;
   /**
    * The most unsent bytes kept for one client; past it, only its newest
    * roster line is kept.
@@ -72,7 +82,7 @@ export interface RosterServerOptions {
  * every connection is closed.
  */
 export async function serveRoster(
-  listener: Deno.Listener,
+  listener: RosterListener,
   options: RosterServerOptions = {},
 ): Promise<void> {
   const server = new RosterServer(options);
@@ -85,7 +95,7 @@ export async function serveRoster(
   const handlers = new Set<Promise<void>>();
   try {
     while (true) {
-      let conn: Deno.Conn;
+      let conn: RosterConn;
       try {
         conn = await listener.accept();
       } catch (error: unknown) {
@@ -106,16 +116,20 @@ export async function serveRoster(
 }
 
 /**
- * The joined clients by name, those waiting to join, and every open
- * connection. Which names may join is the membership's decision alone.
+ * The joined clients by name, those waiting to join, the number still in
+ * their handshake, and every open connection. Which names may join is the
+ * membership's decision alone.
  */
 class RosterServer implements MembershipListener {
   readonly #membership: Membership;
   readonly #joined = new Map<string, RosterConnection>();
   readonly #joining = new Map<string, RosterConnection>();
-  readonly #connections = new Set<Deno.Conn>();
+  readonly #connections = new Set<RosterConn>();
   readonly #maxClients: number;
   readonly #handshakes: HandshakeReader;
+  readonly #maxPending: number;
+  /** Connections in their handshake: accepted, name not read yet. */
+  #pending = 0;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
   /** Shared by every connection for bytes that are read only to be dropped. */
@@ -133,6 +147,7 @@ class RosterServer implements MembershipListener {
       options.handshakeTimeoutMs ?? 10_000,
       options.token,
     );
+    this.#maxPending = options.maxPending ?? 1000;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
   }
@@ -143,16 +158,26 @@ class RosterServer implements MembershipListener {
     for (const conn of this.#connections) closeQuietly(conn);
   }
 
-  /** Runs one connection from handshake to close. */
-  async handle(conn: Deno.Conn): Promise<void> {
+  /**
+   * Runs one connection from handshake to close; call it as soon as the
+   * connection is accepted, as its handshake deadline starts then. Past
+   * `maxPending` connections in their handshake, closes it at once.
+   */
+  async handle(conn: RosterConn): Promise<void> {
+    if (this.#pending >= this.#maxPending) {
+      closeQuietly(conn);
+      return;
+    }
     this.#connections.add(conn);
     try {
-      // A TLS connection has no such settings; its socket keeps Deno's.
+      // A TLS connection set these on its socket when it was accepted.
       if (isTcp(conn)) {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
       }
-      const handshake = await this.#handshakes.read(conn);
+      this.#pending++;
+      const handshake = await this.#handshakes.read(conn)
+        .finally(() => this.#pending--);
       if (handshake === null) return;
       const client = this.#admit(handshake, conn);
       if (typeof client === "string") {
@@ -186,7 +211,7 @@ class RosterServer implements MembershipListener {
    * the membership says whether the name is free as far as this server
    * knows, before the server says whether it has room.
    */
-  #admit(handshake: Handshake, conn: Deno.Conn): RosterConnection | string {
+  #admit(handshake: Handshake, conn: RosterConn): RosterConnection | string {
     if ("error" in handshake) return handshake.error;
     const { name } = handshake;
     if (this.closing) return Refusal.shuttingDown;
@@ -208,7 +233,7 @@ class RosterServer implements MembershipListener {
    * then, once the client closes or a second passes, the socket, so unread
    * input does not turn the close into a reset that loses the line.
    */
-  async #refuse(conn: Deno.Conn, reason: string): Promise<void> {
+  async #refuse(conn: RosterConn, reason: string): Promise<void> {
     await writeAll(conn, encodeErrorLine(reason));
     await conn.closeWrite();
     const timer = setTimeout(() => closeQuietly(conn), 1000);
@@ -257,14 +282,7 @@ class RosterServer implements MembershipListener {
   }
 }
 
-/** Writes all of `data`, looping over partial writes. */
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.length;) {
-    offset += await conn.write(data.subarray(offset));
-  }
-}
-
 /** Whether `conn` is a plain TCP connection rather than a TLS one. */
-function isTcp(conn: Deno.Conn): conn is Deno.TcpConn {
+function isTcp(conn: RosterConn): conn is Deno.TcpConn {
   return "setNoDelay" in conn;
 }

@@ -22,10 +22,13 @@ import {
 import type { ServerTls } from "../lib/tls.ts";
 import { readRedisTarget } from "../lib/flags/redis.ts";
 import { RedisMembership } from "./cluster/mod.ts";
+import type { RosterListener } from "./conn.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
+import { TlsListener } from "./tls_listener.ts";
 
 const USAGE =
-  `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
+  `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--max-pending N]
+         [--handshake-timeout SECONDS] [--quiet]
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
                      [--redis URL [--cluster NAME] [--node-ttl SECONDS]
                                   [--redis-ca FILE]]
@@ -40,8 +43,11 @@ Arguments:
 Options:
   --host ADDR        address to listen on (default 0.0.0.0; :: for IPv6)
   --max-clients N    most clients connected at once (default 10000)
+  --max-pending N    most connections still in their handshake (TLS, token,
+                     name); one more is closed at once (default 1000)
   --handshake-timeout SECONDS
-                     how long a client may take to send its name (default 10)
+                     how long a connection may take from its TCP accept to
+                     its name, TLS and token included (default 10)
   --quiet            do not log joins and leaves on stderr
 ${serverSecurityUsage(21)}
   --redis URL        share the roster with the other servers of the cluster
@@ -85,11 +91,15 @@ function parseClusterName(text: string): string {
  * Listens on `host`:`port`, with TLS when `tls` is given, explaining in one
  * line why it cannot.
  */
-function listen(host: string, port: number, tls?: ServerTls): Deno.Listener {
+function listen(
+  host: string,
+  port: number,
+  tls?: ServerTls,
+): RosterListener {
   try {
     return tls === undefined
       ? Deno.listen({ hostname: host, port })
-      : Deno.listenTls({ hostname: host, port, ...tls });
+      : new TlsListener(Deno.listen({ hostname: host, port }), tls);
   } catch (error: unknown) {
     const reason = error instanceof Deno.errors.AddrInUse
       ? "address already in use"
@@ -109,6 +119,7 @@ async function main(
   const { values, positionals } = parseCommandLine(args, {
     host: { type: "string", default: "0.0.0.0" },
     "max-clients": { type: "string", default: "10000" },
+    "max-pending": { type: "string", default: "1000" },
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
     redis: { type: "string" },
@@ -127,6 +138,10 @@ async function main(
   const maxClients = parsePositiveInteger(
     values["max-clients"],
     "--max-clients",
+  );
+  const maxPending = parsePositiveInteger(
+    values["max-pending"],
+    "--max-pending",
   );
   const handshakeTimeoutMs = 1000 *
     parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout");
@@ -161,6 +176,7 @@ async function main(
       ...(token === undefined ? {} : { token }),
       signal,
       maxClients,
+      maxPending,
       handshakeTimeoutMs,
       ...(membership ? { membership } : {}),
       ...(values.quiet ? {} : { onChange: logChange }),

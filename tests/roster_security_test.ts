@@ -224,6 +224,72 @@ Deno.test("roster server throttles an address after a wrong token: even the righ
   assert.equal(admitted, "greg");
 });
 
+/**
+ * The first 11 of the about 500 bytes a ClientHello announces: a handshake
+ * record header, then the start of the ClientHello.
+ */
+const HALF_CLIENT_HELLO = new Uint8Array([
+  ...[0x16, 0x03, 0x01, 0x01, 0xfc],
+  ...[0x01, 0x00, 0x01, 0xf8, 0x03, 0x03],
+]);
+
+Deno.test("TLS roster server closes a silent TCP socket and one that sent half a ClientHello at the handshake timeout, and still serves a real client", async () => {
+  await using pki = await makeTestPki();
+  await using started = await startRosterServer(
+    ...tlsFlags(pki),
+    ...["--handshake-timeout", "1"],
+  );
+  await using silent = await connectRaw(started.port);
+  await using half = await connectRaw(started.port);
+  await half.conn.write(HALF_CLIENT_HELLO);
+  // The deadline is 1 s; the bound only leaves room for a loaded machine.
+  assert.equal(await silent.lines.next(10_000), null, "silent socket closed");
+  assert.equal(await half.lines.next(10_000), null, "half hello closed");
+  await using greg = spawnProgram("roster-client", [
+    `localhost:${started.port}`,
+    ...["greg", "--ca", pki.ca],
+  ]);
+  assert.deepEqual(await greg.stdout.take(1), ["greg"]);
+});
+
+Deno.test("roster server's handshake deadline runs from accept and is not restarted by the token stage", async () => {
+  await using pki = await makeTestPki();
+  await using started = await startRosterServer(
+    ...["--token-file", pki.tokenFile, "--handshake-timeout", "3"],
+  );
+  await using slow = await connectRaw(started.port);
+  const start = performance.now();
+  const closed = slow.lines.next(20_000);
+  // The first byte just before the deadline, then one every 0.4 s: a
+  // deadline restarted at the token stage would close at about 5.7 s.
+  await new Promise((resolve) => setTimeout(resolve, 2700));
+  const trickle = (async () => {
+    for (const byte of new TextEncoder().encode(`TOKEN ${TEST_TOKEN}\n`)) {
+      await slow.conn.write(Uint8Array.of(byte));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+  })().catch(() => {
+    // The server closed the connection: that is the point.
+  });
+  assert.equal(await closed, null);
+  const elapsed = performance.now() - start;
+  await trickle;
+  assert.ok(elapsed < 4700, `closed after ${Math.round(elapsed)} ms, not 3 s`);
+});
+
+Deno.test("roster server with a token reads a TOKEN line split over several writes with pauses", async () => {
+  await using pki = await makeTestPki();
+  await using started = await startRosterServer("--token-file", pki.tokenFile);
+  await using split = await connectRaw(started.port);
+  const line = new TextEncoder().encode(`TOKEN ${TEST_TOKEN}\r\n`);
+  for (let offset = 0; offset < line.length; offset += 4) {
+    await split.conn.write(line.subarray(offset, offset + 4));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await split.conn.write(new TextEncoder().encode("greg\n"));
+  assert.equal(await split.lines.next(), "greg");
+});
+
 Deno.test("roster server over TLS with a token is usable by hand with openssl s_client", async () => {
   await using pki = await makeTestPki();
   await using started = await startRosterServer(

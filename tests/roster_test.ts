@@ -12,6 +12,7 @@ import {
   spawnProgram,
   type StartedServer,
   startServer,
+  within,
 } from "./harness.ts";
 
 function startRosterServer(...extra: string[]): Promise<StartedServer> {
@@ -118,6 +119,36 @@ Deno.test("roster server drops a client that sends no name in time, without bloc
   await using bob = await join(started.port, "bob");
   assert.equal(await greg.lines.next(), "bob greg");
   void bob;
+});
+
+Deno.test("roster server closes connections past --max-pending at once, and a real client joins once the silent ones are gone", async () => {
+  await using started = await startRosterServer(
+    ...["--max-pending", "3", "--handshake-timeout", "60"],
+  );
+  const silent = await Promise.all(
+    [1, 2, 3].map(() => connectRaw(started.port)),
+  );
+  try {
+    // Well before the 60 s deadline: closed because 3 are pending.
+    await using extra = await connectRaw(started.port, "bob\n");
+    assert.equal(await extra.lines.next(10_000), null, "4th pending closed");
+  } finally {
+    for (const client of silent) await client[Symbol.asyncDispose]();
+  }
+  // The server sees the silent ones go a moment later.
+  const greg = await within(
+    (async () => {
+      while (true) {
+        try {
+          return await join(started.port, "greg");
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    })(),
+    "greg to join",
+  );
+  await greg[Symbol.asyncDispose]();
 });
 
 Deno.test("roster server treats an abrupt reset as a leave", async () => {
