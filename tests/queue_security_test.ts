@@ -32,6 +32,12 @@ function startSecureServer(
   );
 }
 
+/** Each server's name and the arguments that start it on a free port. */
+const BOTH_SERVERS = [
+  ["queue-server", ["0", "3"]],
+  ["roster-server", ["0"]],
+] as const;
+
 const SEED_INPUT = QUEUE_SEED_SESSION.map(([line]) => `${line}\n`).join("");
 const SEED_ANSWERS = QUEUE_SEED_SESSION.map(([, answer]) => answer);
 
@@ -238,12 +244,7 @@ Deno.test("queue-server admits the right token every time while another client o
 
 Deno.test("both servers refuse to start with a key that is not the certificate's (exit 1) or half a TLS pair (exit 2), in one line", async () => {
   await using pki = await makeTestPki();
-  for (
-    const [name, args] of [
-      ["queue-server", ["0", "3"]],
-      ["roster-server", ["0"]],
-    ] as const
-  ) {
+  for (const [name, args] of BOTH_SERVERS) {
     const base = [...args, "--host", "127.0.0.1"];
     const mismatch = await runToEnd(name, [
       ...base,
@@ -264,12 +265,7 @@ Deno.test("both servers refuse to start with a key that is not the certificate's
 
 Deno.test("both servers refuse to start with a token shorter than 32 characters, in one line that does not quote it (exit 1)", async () => {
   await using pki = await makeTestPki();
-  for (
-    const [name, args] of [
-      ["queue-server", ["0", "3"]],
-      ["roster-server", ["0"]],
-    ] as const
-  ) {
+  for (const [name, args] of BOTH_SERVERS) {
     const output = await runToEnd(name, [
       ...args,
       ...["--host", "127.0.0.1", "--token-file", pki.shortTokenFile],
