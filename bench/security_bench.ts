@@ -73,8 +73,8 @@ export async function rosterTlsPair(
 
 /**
  * One address guessing roster tokens one connection after another for
- * `ms`: resolves to the attempts made and the guesses actually checked (the
- * others were refused unchecked by the throttle), per second.
+ * `ms`: resolves to the attempts made and the guesses answered `wrong token`,
+ * per second (each after the token gate's delay on wrong tokens).
  */
 export async function guessRate(
   pki: TestPki,

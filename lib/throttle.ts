@@ -1,121 +1,72 @@
 /**
- * A throttle of failed attempts per client address, with no I/O and no
- * clock of its own: after each failure an address is blocked for a delay
- * that doubles with every further failure, up to a cap, so a secret cannot
- * be guessed at full speed.
+ * A bound on the attempts in progress per client address and in all, with
+ * no I/O and no clock: a server holds each wrong token's refusal for a while
+ * (see `TokenGate`), and this counts the refusals being held, so that one
+ * address, or all of them together, can hold only a few.
  *
  * @module
  */
 
-/** Options of {@linkcode FailureThrottle}. */
-export interface FailureThrottleOptions {
+/** Options of {@linkcode AttemptLimit}. */
+export interface AttemptLimitOptions {
   /**
-   * How long an address is blocked after its first failure, in
-   * milliseconds; each further failure doubles it.
+   * The most attempts in progress from one address at once.
    *
-   * @default {100}
+   * @default {4}
    */
-  baseDelayMs?: number;
+  perAddress?: number;
   /**
-   * The longest block, in milliseconds.
+   * The most attempts in progress from all addresses together.
    *
-   * @default {10000}
+   * @default {1024}
    */
-  maxDelayMs?: number;
-  /**
-   * How long after its last failure an address's failures are forgotten, in
-   * milliseconds; keep it above `maxDelayMs`.
-   *
-   * @default {600000}
-   */
-  forgetAfterMs?: number;
-  /**
-   * The most addresses remembered at once; past it, the address that failed
-   * least recently is forgotten first, so memory stays bounded.
-   *
-   * @default {10000}
-   */
-  maxAddresses?: number;
-}
-
-interface Failures {
-  count: number;
-  lastFailureAt: number;
-  blockedUntil: number;
+  total?: number;
 }
 
 /**
- * Remembers failures per address. Ask {@linkcode FailureThrottle.retryAfter}
- * before checking an attempt; report the outcome with
- * {@linkcode FailureThrottle.fail} or {@linkcode FailureThrottle.succeed}.
+ * Counts attempts in progress per address. {@linkcode AttemptLimit.tryStart}
+ * admits one unless its address, or everyone together, is at the limit;
+ * every admitted attempt ends with one {@linkcode AttemptLimit.finish}. Only
+ * addresses with attempts in progress are remembered, so memory is bounded
+ * by `total`.
  */
-export class FailureThrottle {
-  readonly #baseDelayMs: number;
-  readonly #maxDelayMs: number;
-  readonly #forgetAfterMs: number;
-  readonly #maxAddresses: number;
-  /** Ordered by last failure, oldest first (re-inserted on each failure). */
-  readonly #failures = new Map<string, Failures>();
+export class AttemptLimit {
+  readonly #perAddress: number;
+  readonly #total: number;
+  readonly #inProgress = new Map<string, number>();
+  #count = 0;
 
-  /** Creates a throttle that remembers nothing yet. */
-  constructor(options: FailureThrottleOptions = {}) {
-    this.#baseDelayMs = options.baseDelayMs ?? 100;
-    this.#maxDelayMs = options.maxDelayMs ?? 10_000;
-    this.#forgetAfterMs = options.forgetAfterMs ?? 600_000;
-    this.#maxAddresses = options.maxAddresses ?? 10_000;
+  /** Creates a limit with no attempts in progress. */
+  constructor(options: AttemptLimitOptions = {}) {
+    this.#perAddress = options.perAddress ?? 4;
+    this.#total = options.total ?? 1024;
   }
 
-  /** The number of addresses remembered. */
+  /** The number of attempts in progress, from all addresses. */
   get size(): number {
-    return this.#failures.size;
+    return this.#count;
   }
 
   /**
-   * How long `address` must still wait before its next attempt may be
-   * checked, in milliseconds; 0 when it may be checked now.
+   * Starts an attempt from `address` and returns true, or returns false (and
+   * starts nothing) when `address` or everyone together is at the limit.
    */
-  retryAfter(address: string, now: number): number {
-    const failures = this.#failures.get(address);
-    return failures === undefined
-      ? 0
-      : Math.max(0, failures.blockedUntil - now);
-  }
-
-  /**
-   * Records a failed attempt from `address` at `now` and returns how long it
-   * is blocked from then on, in milliseconds.
-   */
-  fail(address: string, now: number): number {
-    this.#forget(now);
-    const previous = this.#failures.get(address);
-    const count = (previous?.count ?? 0) + 1;
-    const delay = Math.min(
-      this.#maxDelayMs,
-      this.#baseDelayMs * 2 ** Math.min(count - 1, 30),
-    );
-    this.#failures.delete(address);
-    this.#failures.set(address, {
-      count,
-      lastFailureAt: now,
-      blockedUntil: now + delay,
-    });
-    for (const oldest of this.#failures.keys()) {
-      if (this.#failures.size <= this.#maxAddresses) break;
-      this.#failures.delete(oldest);
+  tryStart(address: string): boolean {
+    const current = this.#inProgress.get(address) ?? 0;
+    if (current >= this.#perAddress || this.#count >= this.#total) {
+      return false;
     }
-    return delay;
+    this.#inProgress.set(address, current + 1);
+    this.#count++;
+    return true;
   }
 
-  /** Records a successful attempt from `address`: its failures are forgotten. */
-  succeed(address: string): void {
-    this.#failures.delete(address);
-  }
-
-  /** Drops the addresses whose last failure is older than the forget period. */
-  #forget(now: number): void {
-    for (const [address, failures] of this.#failures) {
-      if (failures.lastFailureAt + this.#forgetAfterMs > now) break;
-      this.#failures.delete(address);
-    }
+  /** Ends an attempt that {@linkcode AttemptLimit.tryStart} started. */
+  finish(address: string): void {
+    const current = this.#inProgress.get(address);
+    if (current === undefined) return;
+    if (current <= 1) this.#inProgress.delete(address);
+    else this.#inProgress.set(address, current - 1);
+    this.#count--;
   }
 }

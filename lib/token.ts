@@ -1,20 +1,30 @@
 /**
  * Shared-secret tokens for both servers and both clients: reading one from a
  * file or an environment variable, comparing in constant time, and the
- * per-address throttle of wrong guesses. No message ever contains a token.
+ * servers' gate that slows wrong tokens down. No message ever contains a
+ * token.
  *
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readNamedFile } from "./files.ts";
-import { FailureThrottle, type FailureThrottleOptions } from "./throttle.ts";
+import { AttemptLimit, type AttemptLimitOptions } from "./throttle.ts";
+
+/**
+ * The shortest token accepted, in characters: short enough for a 128-bit
+ * random token in hex, long enough that no short password fits.
+ */
+export const MIN_TOKEN_LENGTH = 32;
 
 /** The longest token accepted, in characters. */
 export const MAX_TOKEN_LENGTH = 256;
 
 /** What a token may contain, for messages. */
 export const TOKEN_RULE =
-  `1 to ${MAX_TOKEN_LENGTH} visible ASCII characters (no spaces)`;
+  `${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} visible ASCII characters (no spaces)`;
+
+/** How to make a good token, for messages. */
+const TOKEN_ADVICE = "make one with: openssl rand -hex 32";
 
 /** Visible ASCII only: it must fit in an HTTP/2 header and in one text line. */
 const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
@@ -23,12 +33,18 @@ const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
  * Checks that `text` is a valid token and returns it; `source` says where it
  * came from (a file or a variable) in the error, which never quotes the token.
  *
- * @throws {RangeError} when the token is empty, too long, or holds spaces,
- * control or non-ASCII characters
+ * @throws {RangeError} when the token is shorter than
+ * {@linkcode MIN_TOKEN_LENGTH}, too long, or holds spaces, control or
+ * non-ASCII characters
  */
 export function parseToken(text: string, source: string): string {
   if (text.length > MAX_TOKEN_LENGTH || !TOKEN_PATTERN.test(text)) {
     throw new RangeError(`Invalid token in ${source}: expected ${TOKEN_RULE}`);
+  }
+  if (text.length < MIN_TOKEN_LENGTH) {
+    throw new RangeError(
+      `Invalid token in ${source}: too short, expected ${TOKEN_RULE} (${TOKEN_ADVICE})`,
+    );
   }
   return text;
 }
@@ -77,47 +93,61 @@ function digest(text: string): Uint8Array {
 /** The outcome of {@linkcode TokenGate.check}: let in, or why not. */
 export type TokenVerdict = { ok: true } | { ok: false; reason: string };
 
+/** Options of {@linkcode TokenGate}. */
+export interface TokenGateOptions extends AttemptLimitOptions {
+  /**
+   * How long a wrong token's refusal is held, in milliseconds.
+   *
+   * @default {1000}
+   */
+  delayMs?: number;
+}
+
 /**
- * A server's token check: the expected token, compared in constant time, and
- * a {@linkcode FailureThrottle} that blocks an address for a while after each
- * wrong token, so attempts from it are refused unchecked until then.
+ * A server's token check. The right token is let in at once, whoever else
+ * fails. A wrong one is refused only after `delayMs`, so guesses are slow;
+ * the refusals being held are bounded per address and in all
+ * ({@linkcode AttemptLimit}), and a wrong token past that bound is refused at
+ * once, so waiting refusals cannot pile up.
  */
 export class TokenGate {
   /** The expected token's digest, computed once for every check. */
   readonly #digest: Uint8Array;
-  readonly #throttle: FailureThrottle;
+  readonly #delayMs: number;
+  readonly #waiting: AttemptLimit;
 
   /** A gate that lets in clients presenting `token`. */
-  constructor(token: string, options: FailureThrottleOptions = {}) {
+  constructor(token: string, options: TokenGateOptions = {}) {
     this.#digest = digest(token);
-    this.#throttle = new FailureThrottle(options);
+    this.#delayMs = options.delayMs ?? 1000;
+    this.#waiting = new AttemptLimit(options);
+  }
+
+  /** The number of wrong tokens whose refusal is being held. */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   /**
    * Checks the token a client at `address` presented (undefined when it
-   * presented none) at time `now`. A missing token is a mistake, not a
-   * guess, so only a wrong one counts as a failure.
+   * presented none). Resolves at once for the right token or a missing one
+   * (a mistake, not a guess), and after the delay for a wrong one, unless
+   * too many refusals are already held.
    */
-  check(
+  async check(
     address: string,
     presented: string | undefined,
-    now: number = Date.now(),
-  ): TokenVerdict {
+  ): Promise<TokenVerdict> {
     if (presented === undefined) return { ok: false, reason: "missing token" };
-    const wait = this.#throttle.retryAfter(address, now);
-    if (wait > 0) {
+    if (timingSafeEqual(digest(presented), this.#digest)) return { ok: true };
+    if (!this.#waiting.tryStart(address)) {
       return {
         ok: false,
-        reason: `too many wrong tokens from this address; retry in ${
-          Math.ceil(wait / 100) / 10
-        } s`,
+        reason: "wrong token (refused at once: too many wrong tokens waiting)",
       };
     }
-    if (timingSafeEqual(digest(presented), this.#digest)) {
-      this.#throttle.succeed(address);
-      return { ok: true };
-    }
-    this.#throttle.fail(address, now);
+    await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
+    this.#waiting.finish(address);
     return { ok: false, reason: "wrong token" };
   }
 }

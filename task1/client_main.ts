@@ -38,7 +38,8 @@ const DEFAULT_WINDOW = 256;
 
 const USAGE =
   `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--wait SECONDS] [--timeout SECONDS]
-         [--window N] [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
+         [--window N] [--raw] [--tls | --ca FILE] [--server-name NAME]
+         [--token-file FILE]
 
 Talks to a queue-server. Without COMMAND, reads commands line by line from
 standard input (showing the prompt "> " when it is a terminal) and prints each
@@ -64,6 +65,10 @@ Options:
   --window N          commands sent ahead of their answers when standard input
                       is not a terminal (default ${DEFAULT_WINDOW}; 1 sends
                       one at a time)
+  --raw               print items as stored; by default a backslash, control
+                      characters (C0, DEL, C1) and U+2028/U+2029 in an item
+                      are escaped (\\\\ \\n \\r \\t \\xHH \\uHHHH) so that each
+                      answer is one line
 ${clientSecurityUsage("QUEUE_TOKEN", 22)}
   -h, --help          show this help
 
@@ -156,6 +161,7 @@ async function main(
     timeout: { type: "string", default: "5" },
     wait: { type: "string" },
     window: { type: "string", default: String(DEFAULT_WINDOW) },
+    raw: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     ...CLIENT_SECURITY_OPTIONS,
   });
@@ -205,7 +211,7 @@ async function main(
       readLines(Deno.stdin.readable),
       session,
       output,
-      { prompt, signal, window: prompt ? 1 : window },
+      { prompt, signal, window: prompt ? 1 : window, raw: values.raw },
     );
     output.drain();
     if (end === "aborted") writeOut("Shutting down\n");
@@ -217,7 +223,7 @@ async function main(
     return 1;
   }
   const answer = await Promise.race([
-    executeCommand(oneShot.command, client).then(
+    executeCommand(oneShot.command, client, { raw: values.raw }).then(
       (text) => ({ text }),
       (error: unknown) => ({ error }),
     ),

@@ -6,6 +6,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { itemNotUtf8 } from "./item_utf8.ts";
 import { MAX_WAIT_MS, type QueueStore } from "./store/mod.ts";
 import type {
   EmptyRequest,
@@ -36,27 +37,57 @@ export interface QueueOperations {
   size(request: EmptyRequest, signal: AbortSignal): Promise<SizeResponse>;
 }
 
+/** Options of {@linkcode queueOperations}. */
+export interface QueueOperationsOptions {
+  /**
+   * The largest item accepted, in bytes of UTF-8.
+   *
+   * @default {1048576}
+   */
+  maxItemBytes?: number;
+  /**
+   * A full garbage collection, run after every 32 MiB of large items
+   * accepted; none when undefined.
+   *
+   * @default {globalThis.gc} (queue-server runs with `--expose-gc`)
+   */
+  collectGarbage?: (() => void) | undefined;
+}
+
 /**
  * The operations of `queue.v1.QueueService` over `store`. A Put or Pop with
  * `wait_ms` waits in the store until it can answer, its time is up, or
  * `signal` aborts (the call was cancelled or its deadline passed): it then
- * rejects with the signal's reason, leaving the queue untouched.
+ * rejects with the signal's reason, leaving the queue untouched. A Put is
+ * refused (`RangeError`) when its item is too large or was not valid UTF-8
+ * on the wire, or its `wait_ms` too long; only a Put that passes these
+ * checks counts toward the collection of large items.
  */
 export function queueOperations(
   store: QueueStore,
-  maxItemBytes: number = DEFAULT_MAX_ITEM_BYTES,
+  options: QueueOperationsOptions = {},
 ): QueueOperations {
-  const received = largeItemCollector();
+  const {
+    maxItemBytes = DEFAULT_MAX_ITEM_BYTES,
+    collectGarbage = (globalThis as { gc?: () => void }).gc,
+  } = options;
+  const accepted = largeItemCollector(collectGarbage);
   return {
-    async put({ item, wait_ms = 0 }, signal) {
+    async put(request, signal) {
+      const { item, wait_ms = 0 } = request;
+      if (itemNotUtf8(request)) {
+        throw new RangeError(
+          "Invalid item: not valid UTF-8 (a protobuf string holds UTF-8 text only)",
+        );
+      }
       const bytes = Buffer.byteLength(item, "utf8");
-      received(bytes);
       if (bytes > maxItemBytes) {
         throw new RangeError(
           `Item too large: ${bytes} bytes, more than the limit of ${maxItemBytes} bytes`,
         );
       }
       const waitMs = checkWait(wait_ms);
+      accepted(bytes);
       return { added: await store.put(item, { waitMs, signal }) };
     },
     async peek() {
@@ -79,25 +110,27 @@ const LARGE_ITEM_BYTES = 64 * 1024;
 const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
 
 /**
- * Keeps the garbage of large items bounded: V8 lets its heap grow to about
- * twice what is live before a full collection, and large strings (and the
- * buffers they were decoded from) count in full, so a server refusing 1 MiB
- * Puts at its `--max-bytes` would hold hundreds of MiB of dead items. When
- * the runtime exposes `gc` (queue-server runs with `--expose-gc`), this
- * collects after every {@linkcode COLLECT_EVERY_BYTES} of items of at least
- * {@linkcode LARGE_ITEM_BYTES} received; small items die young and V8's own
- * scavenger keeps up with them. Returns the function each Put calls with its
- * item's size.
+ * Keeps the garbage of large items bounded: V8 lets its heap grow well past
+ * what is live before a full collection, and large strings (and the buffers
+ * they were decoded from) count in full, so a server answering False to 1
+ * MiB Puts at its `--max-bytes` would hold hundreds of MiB of dead items.
+ * This runs `collectGarbage` after every {@linkcode COLLECT_EVERY_BYTES} of
+ * accepted items (valid Puts, whether or not the queue had room) of at least
+ * {@linkcode LARGE_ITEM_BYTES}; small items die young and V8's own scavenger
+ * keeps up with them. Refused Puts (too large, not UTF-8) do not count, so
+ * they cannot force collections. Returns the function each accepted Put
+ * calls with its item's size.
  */
-function largeItemCollector(): (bytes: number) => void {
-  const gc = (globalThis as { gc?: () => void }).gc;
+function largeItemCollector(
+  collectGarbage: (() => void) | undefined,
+): (bytes: number) => void {
   let received = 0;
   return (bytes) => {
-    if (gc === undefined || bytes < LARGE_ITEM_BYTES) return;
+    if (collectGarbage === undefined || bytes < LARGE_ITEM_BYTES) return;
     received += bytes;
     if (received >= COLLECT_EVERY_BYTES) {
       received = 0;
-      gc();
+      collectGarbage();
     }
   };
 }

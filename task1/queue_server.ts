@@ -14,6 +14,7 @@ import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
 import { serverCredentials, tokenInterceptor } from "./credentials.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./grpc_framing.ts";
+import { checkingItemUtf8 } from "./item_utf8.ts";
 import {
   DEFAULT_MAX_ITEM_BYTES,
   type QueueOperations,
@@ -112,8 +113,8 @@ export function createQueueServer(
     interceptors: token === undefined ? [] : [tokenInterceptor(token)],
   });
   server.addService(
-    queueServiceDefinition(pkg),
-    unaryHandlers(queueOperations(store, maxItemBytes), closing.signal),
+    checkingItemUtf8(queueServiceDefinition(pkg)),
+    unaryHandlers(queueOperations(store, { maxItemBytes }), closing.signal),
   );
   const health = new HealthImplementation({
     "": "SERVING",

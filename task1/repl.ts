@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeItem } from "./item_escape.ts";
 import type { RemoteQueue } from "./queue_client.ts";
 import { parseCommand, type ReplCommand } from "./repl_command.ts";
 
@@ -19,28 +20,49 @@ export const HELP_TEXT: string =
 /** What `peek` and `pop` print when the queue is empty. */
 export const EMPTY_TEXT = "Queue is empty";
 
+/** Options of {@linkcode executeCommand}. */
+export interface ExecuteOptions {
+  /**
+   * Print items as stored rather than escaped by {@linkcode escapeItem}
+   * (which keeps every answer one line).
+   *
+   * @default {false}
+   */
+  raw?: boolean;
+}
+
 /**
  * Runs `command` against `queue` and resolves to the line to print:
- * `True`/`False` for put, the item or {@linkcode EMPTY_TEXT} for peek and
- * pop, the number for size, {@linkcode HELP_TEXT} for help. Rejects with the
- * queue's error when the call fails.
+ * `True`/`False` for put, the item (escaped unless `raw`) or
+ * {@linkcode EMPTY_TEXT} for peek and pop, the number for size,
+ * {@linkcode HELP_TEXT} for help. Rejects with the queue's error when the
+ * call fails.
  */
 export async function executeCommand(
   command: ReplCommand,
   queue: RemoteQueue,
+  options: ExecuteOptions = {},
 ): Promise<string> {
+  const show = options.raw ? (item: string) => item : escapeItem;
   switch (command.name) {
     case "put":
       return (await queue.put(command.item, command.waitMs)) ? "True" : "False";
     case "peek":
-      return (await queue.peek()) ?? EMPTY_TEXT;
+      return showItem(await queue.peek(), show);
     case "pop":
-      return (await queue.pop(command.waitMs)) ?? EMPTY_TEXT;
+      return showItem(await queue.pop(command.waitMs), show);
     case "size":
       return String(await queue.size());
     case "help":
       return HELP_TEXT;
   }
+}
+
+function showItem(
+  item: string | undefined,
+  show: (item: string) => string,
+): string {
+  return item === undefined ? EMPTY_TEXT : show(item);
 }
 
 /** Formats an error as the one line the client prints for it. */
@@ -65,7 +87,7 @@ export interface ReplOutput {
 }
 
 /** Options of {@linkcode runRepl}. */
-export interface ReplOptions {
+export interface ReplOptions extends ExecuteOptions {
   /**
    * Whether to show the prompt before each line (only when a person types).
    *
@@ -104,7 +126,7 @@ export async function runRepl(
   output: ReplOutput,
   options: ReplOptions = {},
 ): Promise<ReplEnd> {
-  const { prompt = false, window = 1, signal } = options;
+  const { prompt = false, window = 1, signal, raw = false } = options;
   const aborted = abortPromise(signal);
   const answers = new OrderedAnswers(output);
   const iterator = lines[Symbol.asyncIterator]();
@@ -123,7 +145,10 @@ export async function runRepl(
         answers.add({ error: parsed.message });
       } else {
         answers.add(
-          executeCommand(parsed.command, queue).then(asText, asError),
+          executeCommand(parsed.command, queue, { raw }).then(
+            asText,
+            asError,
+          ),
         );
       }
       if (await Promise.race([answers.below(window), aborted]) === "aborted") {

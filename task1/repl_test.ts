@@ -240,3 +240,27 @@ Deno.test("runRepl writes nothing more once aborted, even answers that arrive la
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.deepEqual(written, []);
 });
+
+Deno.test("executeCommand and runRepl show an item with a newline and ESC as one escaped line, and as stored when raw", async () => {
+  const item = "job1\nQueue is empty\nTrue\x1b[2J";
+  const escaped = "job1\\nQueue is empty\\nTrue\\x1b[2J";
+  const queue = memoryQueue(3);
+  await queue.put(item);
+  assert.equal(await executeCommand({ name: "peek" }, queue), escaped);
+  assert.equal(
+    await executeCommand({ name: "peek" }, queue, { raw: true }),
+    item,
+  );
+  for (const window of [1, 8]) {
+    const { written } = await transcript(linesOf(["peek", "size"]), queue, {
+      window,
+    });
+    assert.deepEqual(written, [`out ${escaped}`, "out 1"], `window ${window}`);
+    const raw = await transcript(linesOf(["pop"]), queue, {
+      window,
+      raw: true,
+    });
+    assert.deepEqual(raw.written, [`out ${item}`]);
+    await queue.put(item);
+  }
+});

@@ -95,7 +95,7 @@ export class HandshakeReader {
     }
     if (line.kind === "absent") return { error: Refusal.missingToken };
     const { hostname } = conn.remoteAddr as Deno.NetAddr;
-    const verdict = gate.check(hostname, line.token);
+    const verdict = await gate.check(hostname, line.token);
     if (!verdict.ok) return { error: verdict.reason };
     if (line.rest.length > 0) return { name: line.rest };
     const name = await readOnce(conn, HANDSHAKE_READ_BYTES);

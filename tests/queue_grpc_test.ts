@@ -8,8 +8,11 @@ import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
+import { queueServiceDefinition, type Reply } from "../task1/proto.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import { startQueueServer, within } from "./harness.ts";
+import { REDIS_MISSING, startRedis } from "./redis.ts";
 
 function clientOf(port: number): QueueClient {
   return new QueueClient({ hostname: "127.0.0.1", port });
@@ -76,6 +79,96 @@ Deno.test("queue-server tells an empty queue apart from an empty-string item", a
   assert.equal(await client.peek(), "");
   assert.equal(await client.pop(), "");
   assert.equal(await client.pop(), undefined);
+});
+
+/** A protobuf `PutRequest` holding `item` as raw bytes, UTF-8 or not. */
+function rawPutRequest(item: number[]): Buffer {
+  return Buffer.from([0x0a, item.length, ...item]);
+}
+
+/** Sends `request` as a unary Put: resolves to OK or the status's name. */
+function rawPut(client: grpc.Client, request: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      "/queue.v1.QueueService/Put",
+      (value: Buffer) => value,
+      (value: Buffer) => value,
+      request,
+      { deadline: Date.now() + 10_000 },
+      (error) => resolve(error ? grpc.status[error.code]! : "OK"),
+    );
+  });
+}
+
+/** Sends raw `PutRequest`s as Session Puts and resolves to the replies. */
+function rawSession(client: grpc.Client, puts: Buffer[]): Promise<Reply[]> {
+  const deserialize = queueServiceDefinition().Session.responseDeserialize;
+  return new Promise((resolve, reject) => {
+    const replies: Reply[] = [];
+    const call = client.makeBidiStreamRequest(
+      "/queue.v1.QueueService/Session",
+      (value: Buffer) => value,
+      (value: Buffer) => deserialize(value),
+      { deadline: Date.now() + 10_000 },
+    );
+    call.on("data", (reply: Reply) => replies.push(reply));
+    call.on("error", reject);
+    call.on("end", () => resolve(replies));
+    for (const put of puts) {
+      call.write(Buffer.concat([Buffer.from([0x0a, put.length]), put]));
+    }
+    call.end();
+  });
+}
+
+Deno.test("queue-server refuses an item that is not valid UTF-8 with INVALID_ARGUMENT, unary and in a Session, in every store, and stores nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "queue-utf8-" });
+  await using redis = REDIS_MISSING ? undefined : await startRedis();
+  const stores: [string, string[]][] = [
+    ["memory", []],
+    ["--data", ["--data", `${dir}/queue.db`]],
+  ];
+  if (redis !== undefined) stores.push(["--redis", ["--redis", redis.url]]);
+  const invalid = [
+    [0x41, 0xff, 0x42], // a byte never in UTF-8
+    [0xc3], // a character cut short
+    [0xed, 0xa0, 0x80], // a UTF-16 surrogate
+    [0xc0, 0x80], // an over-long NUL
+  ];
+  try {
+    for (const [name, flags] of stores) {
+      await using started = await startQueueServer(3, ...flags);
+      const client = new grpc.Client(
+        `127.0.0.1:${started.port}`,
+        grpc.credentials.createInsecure(),
+      );
+      try {
+        for (const item of invalid) {
+          assert.equal(
+            await rawPut(client, rawPutRequest(item)),
+            "INVALID_ARGUMENT",
+            `${name}: ${item}`,
+          );
+        }
+        const valid = rawPutRequest([...new TextEncoder().encode("é😀")]);
+        const replies = await within(
+          rawSession(client, [rawPutRequest(invalid[0]!), valid]),
+          "the session",
+        );
+        assert.equal(replies.length, 2, name);
+        assert.equal(replies[0]!.error?.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(replies[0]!.error!.message, /not valid UTF-8/);
+        assert.deepEqual(replies[1]!.put, { added: true }, name);
+        using reader = clientOf(started.port);
+        assert.equal(await reader.size(), 1, `${name}: only the valid item`);
+        assert.equal(await reader.pop(), "é😀");
+      } finally {
+        client.close();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("queue-server on SIGINT with calls in flight lets them finish, refuses new ones, and exits 0", async () => {

@@ -11,6 +11,7 @@ import {
   startQueueServer,
 } from "./harness.ts";
 import { QUEUE_SEED_SESSION } from "./seed_sessions.ts";
+import { QueueClient } from "../task1/queue_client.ts";
 
 /** Runs `queue-client` to its end with `input` piped in; returns its output. */
 async function runClient(args: string[], input?: string) {
@@ -134,6 +135,43 @@ Deno.test("queue-client one-shot mode runs one command, prints its answer and ex
     assert.ok(stdout[0]!.startsWith(answer), `${command}: ${stdout[0]}`);
     assert.deepEqual(stderr, []);
   }
+});
+
+Deno.test("queue-client prints an item holding newlines and a terminal escape as one escaped line, in one-shot, REPL and pipelined mode, and as stored with --raw", async () => {
+  await using started = await startQueueServer(3);
+  const address = `127.0.0.1:${started.port}`;
+  const forged = "job1\nQueue is empty\nTrue\x1b[31m\\";
+  {
+    using client = new QueueClient({
+      hostname: "127.0.0.1",
+      port: started.port,
+    });
+    assert.equal(await client.put(forged), true);
+  }
+  const escaped = "job1\\nQueue is empty\\nTrue\\x1b[31m\\\\";
+  const expected = { stdout: [escaped], stderr: [], code: 0 };
+  assert.deepEqual(await runClient([address, "peek"]), expected, "one-shot");
+  assert.deepEqual(
+    await runClient([address, "--window", "1"], "peek\n"),
+    expected,
+    "REPL, one command at a time",
+  );
+  assert.deepEqual(
+    await runClient([address], "peek\nsize\npeek\n"),
+    { stdout: [escaped, "1", escaped], stderr: [], code: 0 },
+    "REPL, pipelined",
+  );
+  const raw = forged.split("\n");
+  assert.deepEqual(await runClient([address, "peek", "--raw"]), {
+    stdout: raw,
+    stderr: [],
+    code: 0,
+  });
+  assert.deepEqual(await runClient([address, "--raw"], "peek\nsize\n"), {
+    stdout: [...raw, "1"],
+    stderr: [],
+    code: 0,
+  });
 });
 
 Deno.test("queue-client one-shot mode exits 1 with one error line for a bad command", async () => {

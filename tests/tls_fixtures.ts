@@ -24,13 +24,15 @@ export interface TestPki extends AsyncDisposable {
   tokenFile: string;
   /** A file whose first line is a different token. */
   wrongTokenFile: string;
+  /** A file whose first line is a token of 31 characters, one too few. */
+  shortTokenFile: string;
 }
 
 /** The token in {@linkcode TestPki.tokenFile}. */
-export const TEST_TOKEN = "t0ken-for-tests-4f9a2c";
+export const TEST_TOKEN = "t0ken-for-tests-4f9a2c-at-least-32-characters";
 
 /** A token that is not {@linkcode TEST_TOKEN}. */
-export const WRONG_TOKEN = "wr0ng-token-77b1e0";
+export const WRONG_TOKEN = "wr0ng-token-77b1e0-at-least-32-characters";
 
 /** Runs `command` with `args` in `cwd` and resolves to its output. */
 async function run(
@@ -98,6 +100,7 @@ export async function makeTestPki(): Promise<TestPki> {
   ]);
   await writeLine(`${dir}/token`, TEST_TOKEN);
   await writeLine(`${dir}/wrong-token`, WRONG_TOKEN);
+  await writeLine(`${dir}/short-token`, "s3cret-but-only-31-characters-x");
   return {
     ca: `${dir}/ca.crt`,
     otherCa: `${dir}/other-ca.crt`,
@@ -106,6 +109,7 @@ export async function makeTestPki(): Promise<TestPki> {
     key: `${dir}/server.key`,
     tokenFile: `${dir}/token`,
     wrongTokenFile: `${dir}/wrong-token`,
+    shortTokenFile: `${dir}/short-token`,
     [Symbol.asyncDispose]: async () => {
       await run("rm", ["-rf", dir]);
     },
