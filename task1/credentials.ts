@@ -13,9 +13,13 @@ import type { TokenGate } from "../lib/token.ts";
 /** The metadata key that carries the token, as `Bearer <token>`. */
 export const AUTHORIZATION_KEY = "authorization";
 
-/** Services open without a token, so load balancers and tools keep working. */
+/**
+ * Methods open without a token, so load balancers and tools keep working:
+ * the health check and reflection. `Health/Watch` is not among them: a
+ * stream that stays open for good is for clients holding the token.
+ */
 const OPEN_SERVICE_PREFIXES = [
-  "/grpc.health.v1.Health/",
+  "/grpc.health.v1.Health/Check",
   "/grpc.reflection.v1.ServerReflection/",
   "/grpc.reflection.v1alpha.ServerReflection/",
 ];
@@ -42,8 +46,9 @@ export function serverCredentials(tls?: ServerTls): grpc.ServerCredentials {
 /**
  * A server interceptor that answers UNAUTHENTICATED to every call without
  * the right `authorization: Bearer <token>` metadata, streams included,
- * except the health and reflection services. The right token is let in at
- * once; `gate` holds a wrong one's refusal for a while.
+ * except the health check (`Health/Check`, not `Health/Watch`) and
+ * reflection. The right token is let in at once; `gate` holds a wrong
+ * one's refusal for a while.
  */
 export function tokenInterceptor(gate: TokenGate): grpc.ServerInterceptor {
   return (method, call) => {

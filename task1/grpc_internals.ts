@@ -1,57 +1,195 @@
 /**
- * The one place that reads grpc-js's private fields. Everything else uses
- * grpc-js's public API; {@linkcode connectionSocket} is what `Session` needs
- * beyond it, and `grpc_internals_test.ts` checks against a real grpc-js
- * server that the fields it reads are still there, so an upgrade of grpc-js
- * that moves them fails that test instead of silently lifting a bound.
+ * The one place that reads private fields of grpc-js and of Deno's
+ * `node:http2`. Everything else uses public APIs; {@linkcode watchSentMessages}
+ * is what `Session` needs beyond them, and `grpc_internals_test.ts` checks
+ * against a real grpc-js server, with and without a server interceptor,
+ * that what it reads is still there, so an upgrade of grpc-js or Deno that
+ * moves it fails that test instead of silently lifting a bound.
  *
- * What it relies on (grpc-js 1.14, `server-call.js` and
- * `server-interceptors.js`): a server call object (`ServerDuplexStreamImpl`
- * and its siblings) keeps its intercepting call in `call`; without server
- * interceptors that is the `BaseServerInterceptingCall`, which keeps the
- * call's `http2.ServerHttp2Stream` in `stream`; the stream's `session` is the
- * connection's `Http2Session`, whose `socket` counts in `bytesWritten` the
- * bytes that have left the connection.
- *
- * With server interceptors (as with `--token-file`) `call` is the outermost
- * `ServerInterceptingCall`, which keeps the next call in `nextCall` and has
- * no `stream`, so the socket is not reached and {@linkcode connectionSocket}
- * returns undefined: a session then runs without its bound on unsent reply
- * bytes (a known gap, left as it is here).
+ * What it relies on:
+ * - grpc-js 1.14 (`server-call.js`, `server-interceptors.js`): a server call
+ *   object (`ServerDuplexStreamImpl` and its siblings) keeps its intercepting
+ *   call in `call`; each `ServerInterceptingCall` (one per server
+ *   interceptor) keeps the next one in `nextCall`, and the last,
+ *   `BaseServerInterceptingCall`, keeps the call's `http2.ServerHttp2Stream`
+ *   in `stream`.
+ * - Deno 2.9's `node:http2`: the session keeps its native handle under the
+ *   symbol described `kHandle`, whose `getOutgoingChunk()` hands out the
+ *   connection's outgoing bytes, whole HTTP/2 frames, as they leave (within
+ *   HTTP/2 flow control). Deno completes every stream write at once, whatever
+ *   room the client's flow-control window leaves, and keeps what does not
+ *   fit; so neither `write()`'s return value nor its callback says what a
+ *   client has read. The frames that leave do.
  *
  * @module
  */
 
-/**
- * The connection's socket under a call, as far as the session needs it:
- * how many bytes have left, and its events.
- */
-export interface ConnectionSocket {
-  /** How many bytes have been written to the connection so far. */
-  readonly bytesWritten: number;
-  /** Calls `listener` once, when bytes next arrive from the client. */
-  once(event: "data", listener: () => void): unknown;
-  /** Removes a listener added by `once`. */
-  off(event: "data", listener: () => void): unknown;
+/** The parts of an `http2.ServerHttp2Stream` this module uses. */
+interface Http2StreamLike {
+  readonly id: number;
+  readonly session: object | undefined;
 }
 
 /**
- * The socket of the HTTP/2 connection a grpc-js server call runs on, or
- * undefined if it cannot be reached.
- *
- * Deno 2.9's `node:http2` completes every write at once, whatever room the
- * client's flow-control window leaves, and keeps what does not fit; so
- * `write()` never returns false for a client that stops reading, and its
- * replies would pile up without limit. What has actually left is counted by
- * the connection's socket (`bytesWritten`), which grpc-js keeps in private
- * fields: the call's intercepting call (the base call when there are no
- * interceptors) holds the HTTP/2 stream.
+ * The HTTP/2 stream under a grpc-js server call, with or without server
+ * interceptors, or undefined if it cannot be reached.
  */
-export function connectionSocket(call: object): ConnectionSocket | undefined {
-  const socket = (call as {
-    call?: { stream?: { session?: { socket?: Partial<ConnectionSocket> } } };
-  }).call?.stream?.session?.socket;
-  return typeof socket?.bytesWritten === "number"
-    ? socket as ConnectionSocket
+export function callHttp2Stream(call: object): Http2StreamLike | undefined {
+  let link = (call as { call?: unknown }).call;
+  for (let depth = 0; depth < 16 && typeof link === "object" && link; depth++) {
+    const stream = (link as { stream?: Partial<Http2StreamLike> }).stream;
+    if (typeof stream?.id === "number" && typeof stream.session === "object") {
+      return stream as Http2StreamLike;
+    }
+    link = (link as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+/** Where a session's outgoing frames are counted, kept on its handle. */
+const FRAME_COUNTER = Symbol("sent gRPC messages per stream");
+
+/** The HTTP/2 frame header's size, and the DATA frame's type and flag. */
+const FRAME_HEADER_BYTES = 9;
+const DATA_FRAME = 0;
+const PADDED_FLAG = 0x8;
+
+/** Counts the gRPC messages that leave on each stream of one connection. */
+class OutgoingFrames {
+  /** The streams watched, by id. */
+  readonly streams = new Map<number, MessageCounter>();
+  /** The current frame's header, and how much of it has been seen. */
+  readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerSeen = 0;
+  /** How many payload bytes of the current frame are still to come. */
+  #payloadLeft = 0;
+  /** How many of those are data (not the pad length nor the padding). */
+  #dataLeft = 0;
+  #needPadLength = false;
+  /** The watched stream the current DATA frame belongs to, if any. */
+  #stream: MessageCounter | undefined;
+
+  /** Reads the frames in the next outgoing bytes. */
+  push(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.#payloadLeft === 0) {
+        while (this.#headerSeen < FRAME_HEADER_BYTES && at < bytes.length) {
+          this.#header[this.#headerSeen++] = bytes[at++]!;
+        }
+        if (this.#headerSeen < FRAME_HEADER_BYTES) return;
+        this.#headerSeen = 0;
+        this.#startFrame(this.#header);
+      } else if (this.#needPadLength) {
+        this.#needPadLength = false;
+        this.#payloadLeft--;
+        this.#dataLeft = Math.max(0, this.#payloadLeft - bytes[at++]!);
+      } else {
+        const take = Math.min(this.#payloadLeft, bytes.length - at);
+        const data = Math.min(take, this.#dataLeft);
+        if (data > 0) this.#stream?.push(bytes.subarray(at, at + data));
+        this.#dataLeft -= data;
+        this.#payloadLeft -= take;
+        at += take;
+      }
+    }
+  }
+
+  /** Starts the frame whose 9-byte header is `header`. */
+  #startFrame(header: Uint8Array): void {
+    const view = new DataView(header.buffer);
+    this.#payloadLeft = view.getUint32(0) >>> 8;
+    const type = header[3];
+    this.#needPadLength = (header[4]! & PADDED_FLAG) !== 0;
+    this.#dataLeft = this.#payloadLeft;
+    const id = view.getUint32(5) & 0x7fffffff;
+    this.#stream = type === DATA_FRAME ? this.streams.get(id) : undefined;
+  }
+}
+
+/** Counts the gRPC messages (5-byte prefix, then the bytes) in a stream. */
+class MessageCounter {
+  readonly #onSent: () => void;
+  /** The prefix bytes of the next message seen so far. */
+  #prefix: number[] = [];
+  #messageLeft = 0;
+
+  constructor(onSent: () => void) {
+    this.#onSent = onSent;
+  }
+
+  /** Reads the next bytes of the stream's DATA; reports each message done. */
+  push(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.#messageLeft === 0) {
+        this.#prefix.push(bytes[at++]!);
+        if (this.#prefix.length < 5) continue;
+        const [, b1 = 0, b2 = 0, b3 = 0, b4 = 0] = this.#prefix;
+        this.#prefix = [];
+        this.#messageLeft = ((b1 << 24) >>> 0) + (b2 << 16) + (b3 << 8) + b4;
+        if (this.#messageLeft === 0) this.#onSent();
+        continue;
+      }
+      const take = Math.min(this.#messageLeft, bytes.length - at);
+      this.#messageLeft -= take;
+      at += take;
+      if (this.#messageLeft === 0) this.#onSent();
+    }
+  }
+}
+
+/** The native handle of a Deno `node:http2` session, as far as used here. */
+interface SessionHandle {
+  getOutgoingChunk(): Uint8Array | undefined;
+  [FRAME_COUNTER]?: OutgoingFrames;
+}
+
+/** The native handle of `session`, if it has the one this module knows. */
+function sessionHandle(session: object): SessionHandle | undefined {
+  const key = Object.getOwnPropertySymbols(session).find((symbol) =>
+    symbol.description === "kHandle"
+  );
+  const handle = key && (session as Record<symbol, unknown>)[key];
+  return typeof handle === "object" && handle !== null &&
+      typeof (handle as SessionHandle).getOutgoingChunk === "function"
+    ? handle as SessionHandle
     : undefined;
+}
+
+/**
+ * Calls `onSent` each time one more gRPC message that the server call `call`
+ * wrote has left the connection (HTTP/2 flow control let it go, so the
+ * client has room for it), in the order written. Returns a function that
+ * stops watching, or undefined if the connection's outgoing frames cannot be
+ * watched (then `call.write()`'s callbacks are the best signal left).
+ *
+ * Counting starts with the call's first message: it must be called before
+ * the call writes any. It reads no socket: whatever carries the connection,
+ * the frames pass through the session's handle first.
+ */
+export function watchSentMessages(
+  call: object,
+  onSent: () => void,
+): (() => void) | undefined {
+  const stream = callHttp2Stream(call);
+  const handle = stream?.session && sessionHandle(stream.session);
+  if (stream === undefined || handle === undefined) return undefined;
+  let frames = handle[FRAME_COUNTER];
+  if (frames === undefined) {
+    const counter = new OutgoingFrames();
+    frames = counter;
+    const next = handle.getOutgoingChunk.bind(handle);
+    handle[FRAME_COUNTER] = counter;
+    // Chunks are whole frames: counting may start on any chunk.
+    handle.getOutgoingChunk = () => {
+      const chunk = next();
+      if (chunk && chunk.byteLength > 0) counter.push(chunk);
+      return chunk;
+    };
+  }
+  const { streams } = frames;
+  const { id } = stream;
+  streams.set(id, new MessageCounter(onSent));
+  return () => streams.delete(id);
 }

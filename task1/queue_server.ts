@@ -25,19 +25,28 @@ import {
   QUEUE_SERVICE_NAME,
   queueServiceDefinition,
 } from "./proto.ts";
+import { receiveLimit } from "./receive_limit.ts";
 import { sessionHandler } from "./session.ts";
 import { toStatus } from "./status.ts";
 import type { QueueStore } from "./store/mod.ts";
 
-/** Room for the message framing around an item at the size limit. */
-const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * Room for the protobuf framing around an item at the size limit: the
+ * largest request accepted (grpc-js's receive limit) is the item limit plus
+ * this; a larger one is answered RESOURCE_EXHAUSTED as soon as its length
+ * prefix arrives, before its bytes are held.
+ */
+const MESSAGE_OVERHEAD_BYTES = 1024;
+
+/** The most calls one connection may have in flight. */
+const MAX_CONCURRENT_STREAMS = 32;
 
 /**
- * The most calls one connection may have in flight. grpc-js holds each
- * call's whole request in memory before its handler runs, so this bounds
- * what one connection's puts in flight hold: 32 of 1 MiB at most.
+ * The most calls, server-wide, whose first request message is still
+ * arriving; grpc-js holds such a message's bytes until it is whole, so these
+ * calls hold at most this many times the largest request (about 128 MiB).
  */
-const MAX_CONCURRENT_STREAMS = 32;
+const MAX_RECEIVING_CALLS = 128;
 
 /** Options of {@linkcode createQueueServer}. */
 export interface QueueServerOptions {
@@ -105,12 +114,14 @@ export function createQueueServer(
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
-    "grpc.max_receive_message_length": Math.max(
-      DEFAULT_MAX_MESSAGE_BYTES,
-      maxItemBytes + MESSAGE_OVERHEAD_BYTES,
-    ),
+    "grpc.max_receive_message_length": maxItemBytes + MESSAGE_OVERHEAD_BYTES,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
-    interceptors: token === undefined ? [] : [tokenInterceptor(token)],
+    // The token is checked first: a call refused for it takes no place
+    // among those being received.
+    interceptors: [
+      ...(token === undefined ? [] : [tokenInterceptor(token)]),
+      receiveLimit(MAX_RECEIVING_CALLS),
+    ],
   });
   server.addService(
     checkingItemUtf8(queueServiceDefinition(pkg)),

@@ -83,7 +83,9 @@ stops accepting calls, ends the waiting ones, lets the others finish for up
 to 2 seconds, writes what they decided, and exits 0. If FILE cannot be
 written (disk full, I/O error), the server answers nothing more as done,
 says why on stderr and exits 1. With --token-file, every call but the health
-and reflection services needs "authorization: Bearer <token>" metadata.`;
+check (Health/Check) and reflection needs "authorization: Bearer <token>"
+metadata. A request over 1 MiB + 1 KiB is refused with RESOURCE_EXHAUSTED, and
+so is a call past 128 server-wide whose request is still arriving.`;
 
 /**
  * What the heap must keep free besides the items: grpc-js, calls in flight,

@@ -7,8 +7,9 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
 import { once } from "node:events";
-import { type ConnectionSocket, connectionSocket } from "./grpc_internals.ts";
+import { watchSentMessages } from "./grpc_internals.ts";
 import type { Command, Reply } from "./proto.ts";
 import type { QueueOperations } from "./operations.ts";
 import { toStatus } from "./status.ts";
@@ -24,6 +25,14 @@ export interface SessionOptions {
    */
   maxOutstanding?: number;
   /**
+   * How many bytes of received commands one session may have waiting to
+   * run before the server stops reading the stream, as with
+   * `maxOutstanding`.
+   *
+   * @default {1048576}
+   */
+  maxReceivedBytes?: number;
+  /**
    * How many bytes of a session's replies may wait in the server for the
    * client to read them before the session runs no further command.
    *
@@ -38,9 +47,6 @@ export interface SessionOptions {
   closing?: AbortSignal;
 }
 
-/** How often a stalled session looks again whether its replies have left. */
-const UNSENT_RECHECK_MS = 50;
-
 /**
  * Returns the grpc-js handler of `Session` over `operations`. Each session
  * runs its commands one at a time in the order received, so a command that
@@ -53,35 +59,60 @@ const UNSENT_RECHECK_MS = 50;
  * session ends once its running command is answered.
  *
  * Memory per session is bounded: at most `maxOutstanding` received commands
- * wait to run, and no command runs while a written reply waits for the
- * client to read (the stream's `write()` returned false until `drain`) or
- * while more than `maxUnsentBytes` of replies have not left the connection.
+ * (and about `maxReceivedBytes` of them) wait to run, and no command runs
+ * while a written reply waits for the client to read (the stream's
+ * `write()` returned false until `drain`) or while more than
+ * `maxUnsentBytes` of this session's own replies have not left the server:
+ * a reply counts until HTTP/2 flow control let its last byte go, as seen in
+ * the connection's outgoing frames ({@linkcode watchSentMessages}), or, where
+ * those cannot be watched, until its write completes. Other calls on the same
+ * connection, server interceptors (`--token-file`) and TLS change nothing.
  */
 export function sessionHandler(
   operations: QueueOperations,
   options: SessionOptions = {},
 ): grpc.handleBidiStreamingCall<Command, Reply> {
-  const { maxOutstanding = 256, maxUnsentBytes = 1024 * 1024, closing } =
-    options;
+  const {
+    maxOutstanding = 256,
+    maxReceivedBytes = 1024 * 1024,
+    maxUnsentBytes = 1024 * 1024,
+    closing,
+  } = options;
+  const limits = { maxOutstanding, maxReceivedBytes, maxUnsentBytes };
   return (call) => {
-    new SessionRun(call, operations, maxOutstanding, maxUnsentBytes, closing);
+    new SessionRun(call, operations, limits, closing);
   };
+}
+
+/** The limits of one session; see {@linkcode SessionOptions}. */
+interface SessionLimits {
+  maxOutstanding: number;
+  maxReceivedBytes: number;
+  maxUnsentBytes: number;
+}
+
+/** A received command and about how many bytes it holds. */
+interface Received {
+  command: Command;
+  bytes: number;
 }
 
 /** The state of one session; it drives itself from the call's events. */
 class SessionRun {
   readonly #call: grpc.ServerDuplexStream<Command, Reply>;
   readonly #operations: QueueOperations;
-  readonly #maxOutstanding: number;
-  readonly #maxUnsentBytes: number;
-  readonly #socket: ConnectionSocket | undefined;
-  /** The socket's `bytesWritten` when the session began. */
-  readonly #socketBytesAtStart: number;
-  /** About how many bytes of replies the session has written. */
-  #replyBytes = 0;
+  readonly #limits: SessionLimits;
+  /** Whether replies are seen leaving (else their writes' callbacks count). */
+  readonly #watching: boolean;
+  /** The sizes of the written replies not yet sent, oldest first. */
+  readonly #unsent: number[] = [];
+  #unsentBytes = 0;
+  /** Resumes the run loop waiting for a reply to leave, if it waits. */
+  #wake: (() => void) | undefined;
   readonly #cancelled = new AbortController();
   /** Commands received and not yet run, oldest first. */
-  readonly #received: Command[] = [];
+  readonly #received: Received[] = [];
+  #receivedBytes = 0;
   #running = false;
   #paused = false;
   #halfClosed = false;
@@ -90,16 +121,18 @@ class SessionRun {
   constructor(
     call: grpc.ServerDuplexStream<Command, Reply>,
     operations: QueueOperations,
-    maxOutstanding: number,
-    maxUnsentBytes: number,
+    limits: SessionLimits,
     closing: AbortSignal | undefined,
   ) {
     this.#call = call;
     this.#operations = operations;
-    this.#maxOutstanding = maxOutstanding;
-    this.#maxUnsentBytes = maxUnsentBytes;
-    this.#socket = connectionSocket(call);
-    this.#socketBytesAtStart = this.#socket?.bytesWritten ?? 0;
+    this.#limits = limits;
+    const stopWatching = watchSentMessages(call, this.#sent);
+    this.#watching = stopWatching !== undefined;
+    if (stopWatching) {
+      call.once("cancelled", stopWatching);
+      call.once("finish", stopWatching);
+    }
     call.on("data", (command: Command) => this.#receive(command));
     call.on("end", () => this.#endOfCommands());
     call.once("cancelled", () => this.#cancelled.abort());
@@ -122,14 +155,21 @@ class SessionRun {
     if (this.#closed) return;
     this.#closed = true;
     this.#received.length = 0;
+    this.#receivedBytes = 0;
     if (!this.#running && !this.#cancelled.signal.aborted) this.#call.end();
   };
 
   /** Queues one command, pausing the stream once too many wait. */
   #receive(command: Command): void {
     if (this.#closed) return;
-    this.#received.push(command);
-    if (!this.#paused && this.#received.length >= this.#maxOutstanding) {
+    const bytes = commandBytes(command);
+    this.#received.push({ command, bytes });
+    this.#receivedBytes += bytes;
+    const { maxOutstanding, maxReceivedBytes } = this.#limits;
+    if (
+      !this.#paused && (this.#received.length >= maxOutstanding ||
+        this.#receivedBytes >= maxReceivedBytes)
+    ) {
       this.#paused = true;
       this.#call.pause();
     }
@@ -150,20 +190,27 @@ class SessionRun {
     const signal = this.#cancelled.signal;
     const call = this.#call;
     const received = this.#received;
+    const { maxOutstanding, maxReceivedBytes, maxUnsentBytes } = this.#limits;
     while (received.length > 0 && !signal.aborted) {
-      if (this.#unsentBytes() > this.#maxUnsentBytes) {
+      if (this.#unsentBytes > maxUnsentBytes) {
         await this.#someSent(signal);
         continue;
       }
-      const reply = await this.#execute(received[0]!, signal);
+      const reply = await this.#execute(received[0]!.command, signal);
       // Closing may have emptied the queue meanwhile.
-      received.shift();
+      this.#receivedBytes -= received.shift()?.bytes ?? 0;
       if (signal.aborted) break;
-      this.#replyBytes += replyBytes(reply);
-      if (!call.write(reply)) {
-        await once(call, "drain", { signal }).catch(() => {});
-      }
-      if (this.#paused && received.length <= this.#maxOutstanding >> 1) {
+      const bytes = replyBytes(reply);
+      this.#unsent.push(bytes);
+      this.#unsentBytes += bytes;
+      const written = this.#watching
+        ? call.write(reply)
+        : call.write(reply, this.#sent);
+      if (!written) await once(call, "drain", { signal }).catch(() => {});
+      if (
+        this.#paused && received.length <= maxOutstanding >> 1 &&
+        this.#receivedBytes <= maxReceivedBytes >> 1
+      ) {
         this.#paused = false;
         call.resume();
       }
@@ -172,32 +219,21 @@ class SessionRun {
     if ((this.#halfClosed || this.#closed) && !signal.aborted) call.end();
   }
 
-  /**
-   * About how many bytes of this session's replies have not left the
-   * connection yet (fewer if other calls share the connection).
-   */
-  #unsentBytes(): number {
-    const socket = this.#socket;
-    if (socket === undefined) return 0;
-    return this.#replyBytes - (socket.bytesWritten - this.#socketBytesAtStart);
-  }
+  /** One more of this session's replies has left, the oldest unsent one. */
+  #sent = (): void => {
+    this.#unsentBytes -= this.#unsent.shift() ?? 0;
+    this.#wake?.();
+  };
 
-  /**
-   * Resolves when the client may have taken some replies: when bytes arrive
-   * from it (such as HTTP/2 window updates), after a short while at most,
-   * or when the session ends.
-   */
+  /** Resolves when one more reply has left, or when the session ends. */
   #someSent(signal: AbortSignal): Promise<void> {
-    const socket = this.#socket!;
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
-        socket.off("data", done);
+        this.#wake = undefined;
         signal.removeEventListener("abort", done);
         resolve();
       };
-      const timer = setTimeout(done, UNSENT_RECHECK_MS);
-      socket.once("data", done);
+      this.#wake = done;
       signal.addEventListener("abort", done, { once: true });
     });
   }
@@ -232,6 +268,12 @@ class SessionRun {
 
 /** About how many bytes `reply` takes on the wire. */
 function replyBytes(reply: Reply): number {
-  const item = reply.pop?.item ?? reply.peek?.item;
-  return 16 + (item?.length ?? reply.error?.message.length ?? 0);
+  const text = reply.pop?.item ?? reply.peek?.item ?? reply.error?.message;
+  return 16 + (text === undefined ? 0 : Buffer.byteLength(text));
+}
+
+/** About how many bytes `command` holds. */
+function commandBytes(command: Command): number {
+  const item = command.put?.item;
+  return 16 + (item === undefined ? 0 : Buffer.byteLength(item));
 }

@@ -29,14 +29,25 @@ class FakeCall extends EventEmitter {
   ended = false;
   /** What `write()` returns: false means "wait for drain". */
   writable = true;
+  /** Whether writes complete only when the test says (else at once). */
+  holdWrites = false;
+  /** The callbacks of the writes held, oldest first. */
+  readonly held: (() => void)[] = [];
 
   send(command: Command): void {
     this.emit("data", command);
   }
 
-  write(reply: Reply): boolean {
+  write(reply: Reply, done?: () => void): boolean {
     this.written.push(reply);
+    if (done && this.holdWrites) this.held.push(done);
+    else done?.();
     return this.writable;
+  }
+
+  /** Completes the `count` oldest writes held. */
+  complete(count: number): void {
+    for (const done of this.held.splice(0, count)) done();
   }
 
   pause(): this {
@@ -55,24 +66,14 @@ class FakeCall extends EventEmitter {
   }
 }
 
-/**
- * The socket of the connection under a call, where grpc-js keeps it
- * (`call.call.stream.session.socket`): the test sets how many bytes left.
- */
-class FakeSocket extends EventEmitter {
-  bytesWritten = 1000;
-}
-
 /** Starts a session over `operations` on a fake call. */
 function startSession(
   operations: QueueOperations,
   options: SessionOptions = {},
-  socket?: FakeSocket,
+  holdWrites = false,
 ) {
   const call = new FakeCall();
-  if (socket) {
-    Object.assign(call, { call: { stream: { session: { socket } } } });
-  }
+  call.holdWrites = holdWrites;
   sessionHandler(operations, options)(
     call as unknown as grpc.ServerDuplexStream<Command, Reply>,
   );
@@ -211,28 +212,49 @@ Deno.test("session writes nothing more while the client does not read, until dra
   assert.equal(call.paused, false);
 });
 
-Deno.test("session runs no further command while its replies' bytes have not left the connection, and goes on once they have", async () => {
+Deno.test("session runs no further command while its replies' bytes are unsent, and goes on once they have left", async () => {
   const item = "x".repeat(400);
   const { calls, operations } = recordingOperations(() => ({ item }));
-  const socket = new FakeSocket();
   const call = startSession(
     operations,
     { maxOutstanding: 8, maxUnsentBytes: 1000 },
-    socket,
+    true,
   );
   for (let i = 0; i < 10; i++) call.send({ op: "peek", peek: {} });
   await settle();
   // Three replies of about 416 bytes exceed 1000 bytes: it stops there.
   assert.equal(calls.length, 3);
   assert.equal(call.paused, true);
-  socket.bytesWritten += 3 * 416;
-  socket.emit("data");
+  call.complete(3);
   await settle();
   assert.equal(calls.length, 6, "three more once those have left");
-  socket.bytesWritten += 100_000;
-  socket.emit("data");
+  call.complete(3);
+  await settle();
+  call.complete(3);
   await settle();
   assert.equal(call.written.length, 10);
+});
+
+Deno.test("session stops reading once its waiting commands hold more than maxReceivedBytes, and resumes once half is run", async () => {
+  const gates: ((value: PutResponse) => void)[] = [];
+  const { operations } = recordingOperations(() =>
+    new Promise<PutResponse>((resolve) => gates.push(resolve))
+  );
+  const call = startSession(operations, { maxReceivedBytes: 1000 });
+  const item = "x".repeat(300);
+  for (let i = 0; i < 3; i++) call.send({ op: "put", put: { item } });
+  assert.equal(call.paused, false, "about 948 bytes wait");
+  call.send({ op: "put", put: { item } });
+  assert.equal(call.paused, true, "about 1264 bytes wait");
+  for (let i = 0; i < 2; i++) {
+    await settle();
+    gates.shift()!({ added: true });
+  }
+  await settle();
+  assert.equal(call.paused, true, "about 632 bytes still wait");
+  gates.shift()!({ added: true });
+  await settle();
+  assert.equal(call.paused, false, "resumed with one waiting");
 });
 
 Deno.test("session ends its stream when the server closes, once the running command is answered, and runs no other", async () => {
