@@ -95,7 +95,7 @@ Deno.test("roster-client --reconnect comes back to its one server after a SIGTER
     await carol.stderr.next() ?? "",
     /^roster-client: rejoined as carol/,
   );
-  await using bob = await joinRoster(second.port, "bob");
+  await using _bob = await joinRoster(second.port, "bob");
   assert.equal(await carol.stdout.next(), "bob carol");
   carol.kill("SIGINT");
   assert.equal((await carol.exit()).code, 0);

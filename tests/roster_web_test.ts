@@ -167,7 +167,7 @@ Deno.test("roster WebSocket that sends no name in time is closed, without blocki
   await using greg = await joinWeb(started.webPort, "greg");
   assert.equal(await silent.lines.next(), null, "silent client is closed");
   assert.equal(await silent.closed, 1008);
-  await using bob = await joinRoster(started.port, "bob");
+  await using _bob = await joinRoster(started.port, "bob");
   assert.equal(await greg.lines.next(), "bob greg");
 });
 
