@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   connectRaw,
+  isSubsequence,
   joinRoster,
   processStats,
   type RawClient,
@@ -244,14 +245,3 @@ Deno.test("roster server brings 200 WebSocket and TCP clients, mixed, through on
     for (const client of clients) await client[Symbol.asyncDispose]();
   }
 });
-
-/** Tells whether `part` is a subsequence of `whole`. */
-function isSubsequence(part: string[], whole: string[]): boolean {
-  let at = 0;
-  for (const line of part) {
-    while (at < whole.length && whole[at] !== line) at++;
-    if (at === whole.length) return false;
-    at++;
-  }
-  return true;
-}
