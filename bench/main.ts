@@ -20,6 +20,7 @@ import { rosterFigures } from "./roster_figures.ts";
 import { securityFigures } from "./security_figures.ts";
 import { sessionFigures } from "./session_figures.ts";
 import { storeFigures } from "./store_figures.ts";
+import { webFigures } from "./web_figures.ts";
 
 /** The sections of the benchmark, in the order a full run takes them. */
 const SECTIONS = {
@@ -30,6 +31,7 @@ const SECTIONS = {
   cluster: clusterFigures,
   security: securityFigures,
   redis: redisFigures,
+  web: webFigures,
 } as const;
 
 /** Marks the block of a section run alone in RESULTS.md. */

@@ -3,7 +3,11 @@
  *
  * @module
  */
-import { formatHostPort, parseHostPort } from "../lib/address.ts";
+import {
+  formatHostPort,
+  type HostPort,
+  parseHostPort,
+} from "../lib/address.ts";
 import {
   expectPositionals,
   parseArgument,
@@ -16,29 +20,38 @@ import {
 import { readLines } from "../lib/lines.ts";
 import {
   CLIENT_SECURITY_OPTIONS,
+  type ClientSecurity,
   clientSecurityUsage,
   readClientSecurity,
 } from "../lib/flags/security.ts";
 import { closeQuietly } from "./_close_quietly.ts";
 import { ERROR_LINE_PREFIX, isValidName, NAME_RULE } from "./protocol.ts";
 import { connectRoster } from "./roster_client.ts";
+import { followRoster } from "./reconnecting_client.ts";
 
-const USAGE = `Usage: roster-client HOST:PORT NAME
+const USAGE = `Usage: roster-client HOST:PORT[,HOST:PORT...] NAME [--reconnect]
          [--tls | --ca FILE] [--server-name NAME] [--token-file FILE]
 
 Joins the roster server under NAME and prints every roster it sends: the
 sorted names of all connected clients, one line each time the roster changes.
 
 Arguments:
-  HOST:PORT    the server; HOST is an IPv4 address, a host name or [IPv6]
+  HOST:PORT    the server; HOST is an IPv4 address, a host name or [IPv6];
+               with --reconnect, a comma-separated list of servers
   NAME         1 to 20 letters or digits, unique on the server
 
 Options:
+  --reconnect         when the connection drops, join again with the same
+                      name through the next server of the list (waiting
+                      0.1 s, doubling to 2 s, after a failed connection; every
+                      0.5 s while the name is still held); one line on stderr
+                      per reconnect
 ${clientSecurityUsage("ROSTER_TOKEN", 22)}
   -h, --help          show this help
 
 Exits 0 on SIGINT or SIGTERM, 1 if the server refuses the name or closes the
-connection, 2 on a usage error.`;
+connection (with --reconnect: if the first connection is refused, or no
+server answers it), 2 on a usage error.`;
 
 /**
  * Whether `line` starts like a TLS record (an alert or a handshake, then
@@ -58,6 +71,7 @@ async function main(
   { signal }: ProgramContext,
 ): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
+    reconnect: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     ...CLIENT_SECURITY_OPTIONS,
   });
@@ -66,13 +80,22 @@ async function main(
     return 0;
   }
   expectPositionals(positionals, ["HOST:PORT", "NAME"]);
-  const address = parseArgument(positionals[0]!, parseHostPort);
+  const addresses = positionals[0]!.split(",").map((text) =>
+    parseArgument(text, parseHostPort)
+  );
   const name = positionals[1]!;
   if (!isValidName(name)) {
     throw new UsageError(`Invalid name "${name}": ${NAME_RULE}`);
   }
-  const where = formatHostPort(address.hostname, address.port);
+  if (addresses.length > 1 && !values.reconnect) {
+    throw new UsageError("A list of servers needs --reconnect");
+  }
   const security = await readClientSecurity(values, "ROSTER_TOKEN");
+  if (values.reconnect) {
+    return await reconnecting(addresses, name, { signal, security });
+  }
+  const address = addresses[0]!;
+  const where = formatHostPort(address.hostname, address.port);
 
   let conn: Deno.Conn;
   try {
@@ -109,6 +132,32 @@ async function main(
     close();
   }
   return 1;
+}
+
+/** Runs `--reconnect`, printing as the plain client does. */
+async function reconnecting(
+  addresses: HostPort[],
+  name: string,
+  { signal, security }: { signal: AbortSignal; security: ClientSecurity },
+): Promise<number> {
+  const outcome = await followRoster(addresses, name, {
+    signal,
+    connect: security,
+    onRoster: (line) => console.log(line),
+    onRejoin: (message) => console.error(`roster-client: ${message}`),
+  });
+  switch (outcome.kind) {
+    case "stopped":
+      return 0;
+    case "refused":
+      console.error(outcome.line);
+      return 1;
+    case "unreachable":
+      console.error(
+        `error: Cannot connect to "${outcome.where}": ${outcome.reason}`,
+      );
+      return 1;
+  }
 }
 
 /** The roster client program. */

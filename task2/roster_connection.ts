@@ -8,8 +8,23 @@ import { closeQuietly } from "./_close_quietly.ts";
 import type { RosterConn } from "./conn.ts";
 import { OutboundLines, type SharedChunk } from "./outbound_lines.ts";
 
+/**
+ * A joined client as the broadcaster sees it, whatever carries its lines
+ * (a TCP connection here, a WebSocket in `web_connection.ts`).
+ */
+export interface RosterMember {
+  /** The name it joined as. */
+  readonly name: string;
+  /** Queues a roster line (with its "\n"), bounded per client. */
+  queue(line: Uint8Array): void;
+  /** Starts sending what is queued. */
+  flush(): void;
+  /** Sends `line` (an `error:` line) as the last one, then closes. */
+  end(line: Uint8Array): void;
+}
+
 /** One client's connection once it has joined. */
-export class RosterConnection {
+export class RosterConnection implements RosterMember {
   /** The name it joined as. */
   readonly name: string;
   readonly #conn: RosterConn;

@@ -24,7 +24,7 @@ import {
 } from "./membership.ts";
 import { SharedChunk } from "./outbound_lines.ts";
 import { encodeErrorLine, type Handshake, Refusal } from "./protocol.ts";
-import { RosterConnection } from "./roster_connection.ts";
+import { RosterConnection, type RosterMember } from "./roster_connection.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
 export type RosterChange = Omit<MembershipChange, "line">;
@@ -74,6 +74,30 @@ export interface RosterServerOptions {
    * Require a token line before the name; the seed's handshake when absent.
    */
   token?: TokenGate;
+  /**
+   * Other ways in (the WebSocket server): each is started with the roster's
+   * {@linkcode RosterHub} and runs until `signal` aborts; `serveRoster`
+   * resolves once they have ended too.
+   */
+  attach?: readonly ((hub: RosterHub) => Promise<void>)[];
+}
+
+/**
+ * How another transport joins its clients to the same roster, counted by the
+ * same `maxClients`: {@linkcode RosterHub.enter} with a handshake, then
+ * {@linkcode RosterHub.leave} when the client goes.
+ */
+export interface RosterHub {
+  /**
+   * Joins the handshake's name with the member `open` makes for it, or says
+   * why it cannot join (an `error:` reason).
+   */
+  enter(
+    handshake: Handshake,
+    open: (name: string) => RosterMember,
+  ): Promise<RosterMember | string>;
+  /** `member`, which joined through {@linkcode RosterHub.enter}, left. */
+  leave(member: RosterMember): void;
 }
 
 /**
@@ -92,7 +116,9 @@ export async function serveRoster(
   };
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener("abort", stop, { once: true });
-  const handlers = new Set<Promise<void>>();
+  const handlers = new Set<Promise<void>>(
+    (options.attach ?? []).map((serve) => serve(server)),
+  );
   try {
     while (true) {
       let conn: RosterConn;
@@ -120,10 +146,10 @@ export async function serveRoster(
  * their handshake, and every open connection. Which names may join is the
  * membership's decision alone.
  */
-class RosterServer implements MembershipListener {
+class RosterServer implements MembershipListener, RosterHub {
   readonly #membership: Membership;
-  readonly #joined = new Map<string, RosterConnection>();
-  readonly #joining = new Map<string, RosterConnection>();
+  readonly #joined = new Map<string, RosterMember>();
+  readonly #joining = new Map<string, RosterMember>();
   readonly #connections = new Set<RosterConn>();
   readonly #maxClients: number;
   readonly #handshakes: HandshakeReader;
@@ -179,17 +205,18 @@ class RosterServer implements MembershipListener {
       const handshake = await this.#handshakes.read(conn)
         .finally(() => this.#pending--);
       if (handshake === null) return;
-      const client = this.#admit(handshake, conn);
+      const client = await this.enter(
+        handshake,
+        (name) =>
+          new RosterConnection(
+            name,
+            conn,
+            this.#maxPendingBytes,
+            this.#sharedChunk,
+          ),
+      );
       if (typeof client === "string") {
         await this.#refuse(conn, client);
-        return;
-      }
-      const { name } = client;
-      this.#joining.set(name, client);
-      const refusal = await this.#membership.join(name);
-      if (this.#joining.get(name) === client) this.#joining.delete(name);
-      if (refusal !== undefined) {
-        await this.#refuse(conn, refusal);
         return;
       }
       try {
@@ -197,7 +224,7 @@ class RosterServer implements MembershipListener {
       } catch {
         // A reset or any socket error counts as leaving.
       }
-      this.#leave(client);
+      this.leave(client);
     } catch {
       // The connection failed during the handshake: nothing to undo.
     } finally {
@@ -207,11 +234,15 @@ class RosterServer implements MembershipListener {
   }
 
   /**
-   * Makes a connection for the handshake's name, or says why it cannot join:
-   * the membership says whether the name is free as far as this server
-   * knows, before the server says whether it has room.
+   * Joins the handshake's name with the member `open` makes, or says why it
+   * cannot: the membership says whether the name is free as far as this
+   * server knows, before the server says whether it has room; then the
+   * membership decides.
    */
-  #admit(handshake: Handshake, conn: RosterConn): RosterConnection | string {
+  async enter(
+    handshake: Handshake,
+    open: (name: string) => RosterMember,
+  ): Promise<RosterMember | string> {
     if ("error" in handshake) return handshake.error;
     const { name } = handshake;
     if (this.closing) return Refusal.shuttingDown;
@@ -220,12 +251,11 @@ class RosterServer implements MembershipListener {
     if (this.#joined.size + this.#joining.size >= this.#maxClients) {
       return Refusal.serverFull(this.#maxClients);
     }
-    return new RosterConnection(
-      name,
-      conn,
-      this.#maxPendingBytes,
-      this.#sharedChunk,
-    );
+    const client = open(name);
+    this.#joining.set(name, client);
+    const refusal = await this.#membership.join(name);
+    if (this.#joining.get(name) === client) this.#joining.delete(name);
+    return refusal ?? client;
   }
 
   /**
@@ -275,7 +305,8 @@ class RosterServer implements MembershipListener {
     client.end(encodeErrorLine(reason));
   }
 
-  #leave(client: RosterConnection): void {
+  /** `client` left: the membership removes its name if it still holds it. */
+  leave(client: RosterMember): void {
     if (this.#joined.get(client.name) !== client) return;
     this.#joined.delete(client.name);
     if (!this.closing) this.#membership.leave(client.name);

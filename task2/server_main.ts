@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { formatHostPort, parsePort } from "../lib/address.ts";
+import {
+  formatHostPort,
+  type HostPort,
+  parseHostPort,
+  parsePort,
+} from "../lib/address.ts";
 import {
   expectPositionals,
   parseArgument,
@@ -25,6 +30,7 @@ import { RedisMembership } from "./cluster/mod.ts";
 import type { RosterListener } from "./conn.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 import { TlsListener } from "./tls_listener.ts";
+import { parseOrigin, WebServer, type WebServerOptions } from "./web_server.ts";
 
 const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--max-pending N]
@@ -32,6 +38,7 @@ const USAGE =
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
                      [--redis URL [--cluster NAME] [--node-ttl SECONDS]
                                   [--redis-ca FILE]]
+                     [--web [HOST:]PORT [--web-origin ORIGIN]...]
 
 Tells every connected roster-client the sorted names of all connected clients,
 each time one connects or disconnects. Servers given the same --redis and
@@ -58,9 +65,16 @@ ${serverSecurityUsage(21)}
                      Redis's certificate, instead of the system's
   --node-ttl SECONDS how long a server cut off from Redis stays in the roster;
                      it closes its clients after that long (default 3)
+  --web [HOST:]PORT  also serve the roster page and WebSocket clients over
+                     HTTP (HTTPS with --tls-cert) on this address; HOST
+                     defaults to --host
+  --web-origin ORIGIN
+                     also let pages from ORIGIN (such as https://example.com)
+                     join over WebSocket; repeatable; "*" allows every origin
   -h, --help         show this help
 
-The first line on stderr says where the server listens. SIGINT or SIGTERM
+The first line on stderr says where the server listens; with --web, the next
+one gives the page's URL. SIGINT or SIGTERM
 closes every connection and exits 0. With --token-file, a client sends
 "TOKEN <token>" and a newline before its name.`;
 
@@ -87,6 +101,26 @@ function parseClusterName(text: string): string {
   return text;
 }
 
+/** Why listening failed, in words. */
+function describeListenError(error: unknown): string {
+  return error instanceof Deno.errors.AddrInUse
+    ? "address already in use"
+    : error instanceof Error
+    ? error.message
+    : String(error);
+}
+
+/**
+ * Parses `--web`'s value: `HOST:PORT`, or a bare port on `host` (--host).
+ */
+function parseWebAddress(text: string, host: string): HostPort {
+  if (!text.includes(":")) return { hostname: host, port: parsePort(text) };
+  const colon = text.lastIndexOf(":");
+  // parseHostPort refuses port 0, which picks a free port here.
+  const { hostname } = parseHostPort(text.slice(0, colon) + ":1");
+  return { hostname, port: parsePort(text.slice(colon + 1)) };
+}
+
 /**
  * Listens on `host`:`port`, with TLS when `tls` is given, explaining in one
  * line why it cannot.
@@ -101,13 +135,23 @@ function listen(
       ? Deno.listen({ hostname: host, port })
       : new TlsListener(Deno.listen({ hostname: host, port }), tls);
   } catch (error: unknown) {
-    const reason = error instanceof Deno.errors.AddrInUse
-      ? "address already in use"
-      : error instanceof Error
-      ? error.message
-      : String(error);
+    const reason = describeListenError(error);
     throw new Error(
       `Cannot listen on "${formatHostPort(host, port)}": ${reason}`,
+    );
+  }
+}
+
+/** Starts the web server, explaining in one line why it cannot. */
+function openWeb(options: WebServerOptions): WebServer {
+  try {
+    return new WebServer(options);
+  } catch (error: unknown) {
+    const reason = describeListenError(error);
+    throw new Error(
+      `Cannot serve the web page on "${
+        formatHostPort(options.hostname, options.port)
+      }": ${reason}`,
     );
   }
 }
@@ -126,6 +170,8 @@ async function main(
     "redis-ca": { type: "string" },
     cluster: { type: "string" },
     "node-ttl": { type: "string" },
+    web: { type: "string" },
+    "web-origin": { type: "string", multiple: true },
     help: { type: "boolean", short: "h", default: false },
     ...SERVER_SECURITY_OPTIONS,
   });
@@ -152,6 +198,15 @@ async function main(
       throw new UsageError("--cluster and --node-ttl need --redis");
     }
   }
+  const web = values.web === undefined
+    ? undefined
+    : parseArgument(values.web, (text) => parseWebAddress(text, host));
+  const webOrigins = (values["web-origin"] ?? []).map((text) =>
+    parseArgument(text, parseOrigin)
+  );
+  if (web === undefined && webOrigins.length > 0) {
+    throw new UsageError("--web-origin needs --web");
+  }
   const redis = await readRedisTarget(values);
   const cluster = parseArgument(values.cluster ?? "roster", parseClusterName);
   const nodeTtlMs = 1000 *
@@ -171,8 +226,18 @@ async function main(
     console.error(
       `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
     );
+    const webServer = web === undefined ? undefined : openWeb({
+      ...web,
+      signal,
+      tls,
+      token,
+      handshakeTimeoutMs,
+      allowedOrigins: webOrigins,
+    });
+    if (webServer) console.error(`roster-server web page on ${webServer.url}`);
     if (warning !== undefined) console.error(warning);
     await serveRoster(listener, {
+      ...(webServer ? { attach: [webServer.attach] } : {}),
       ...(token === undefined ? {} : { token }),
       signal,
       maxClients,

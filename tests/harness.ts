@@ -440,6 +440,20 @@ export async function processStats(pid: number): Promise<ProcessStats> {
   return { rssBytes: kib * 1024, cpuSeconds: ticks / CLOCK_TICKS };
 }
 
+/**
+ * Tells whether `part` is a subsequence of `whole`: how the tests check that
+ * clients saw the rosters in one order.
+ */
+export function isSubsequence(part: string[], whole: string[]): boolean {
+  let at = 0;
+  for (const line of part) {
+    while (at < whole.length && whole[at] !== line) at++;
+    if (at === whole.length) return false;
+    at++;
+  }
+  return true;
+}
+
 /** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
 export function deadPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   connectRaw,
   deadPort,
+  isSubsequence,
   joinRoster,
   type RawClient,
   spawnProgram,
@@ -57,17 +58,6 @@ async function waitForLine(
     if (next === line) return;
     if (next === null) throw new Error(`Stream ended before "${line}"`);
   }
-}
-
-/** Tells whether `part` is a subsequence of `whole`. */
-function isSubsequence(part: string[], whole: string[]): boolean {
-  let at = 0;
-  for (const line of part) {
-    while (at < whole.length && whole[at] !== line) at++;
-    if (at === whole.length) return false;
-    at++;
-  }
-  return true;
 }
 
 const test = (name: string, fn: () => Promise<void>) =>
