@@ -33,6 +33,11 @@ export interface PopRequest {
    * 0 (the default) answers at once.
    */
   wait_ms?: number;
+  /**
+   * Above 0, lease the item for this many milliseconds instead of removing
+   * it (version 3); 0 (the default) removes it.
+   */
+  lease_ms?: number;
 }
 
 /** `queue.v1.PutResponse`. */
@@ -45,12 +50,50 @@ export interface PutResponse {
 export interface ItemResponse {
   /** The head item; absent when the queue is empty. */
   item?: string;
+  /** A leased item's receipt (Pop with `lease_ms` only); else empty. */
+  receipt?: string;
+  /** How many leasing Pops handed this item out, this one included; else 0. */
+  delivery_count?: number;
 }
 
 /** `queue.v1.SizeResponse`. */
 export interface SizeResponse {
   /** The number of items queued. */
   size: number;
+  /** The number of items under lease (version 3). */
+  leased?: number;
+}
+
+/** `queue.v1.AckRequest` and `queue.v1.ReleaseRequest`. */
+export interface ReceiptRequest {
+  /** The receipt of a leasing Pop. */
+  receipt: string;
+}
+
+/** `queue.v1.ExtendRequest`. */
+export interface ExtendRequest {
+  /** The receipt of a leasing Pop. */
+  receipt: string;
+  /** The lease now ends this many milliseconds after the call. */
+  lease_ms: number;
+}
+
+/** `queue.v1.AckResponse`. */
+export interface AckResponse {
+  /** False when the receipt holds no lease any more. */
+  acked: boolean;
+}
+
+/** `queue.v1.ReleaseResponse`. */
+export interface ReleaseResponse {
+  /** False when the receipt holds no lease any more. */
+  released: boolean;
+}
+
+/** `queue.v1.ExtendResponse`. */
+export interface ExtendResponse {
+  /** False when the receipt holds no lease any more. */
+  extended: boolean;
 }
 
 /** `queue.v1.Command`: one operation of a session; exactly one field is set. */
@@ -63,8 +106,14 @@ export interface Command {
   pop?: PopRequest;
   /** A Size. */
   size?: EmptyRequest;
+  /** An Ack (version 3). */
+  ack?: ReceiptRequest;
+  /** A Release (version 3). */
+  release?: ReceiptRequest;
+  /** An Extend (version 3). */
+  extend?: ExtendRequest;
   /** Which field is set, as proto-loader reports a `oneof`. */
-  op?: "put" | "peek" | "pop" | "size";
+  op?: "put" | "peek" | "pop" | "size" | "ack" | "release" | "extend";
 }
 
 /** `queue.v1.CommandError`: why one command of a session failed. */
@@ -85,10 +134,24 @@ export interface Reply {
   pop?: ItemResponse;
   /** The answer to a Size. */
   size?: SizeResponse;
+  /** The answer to an Ack (version 3). */
+  ack?: AckResponse;
+  /** The answer to a Release (version 3). */
+  release?: ReleaseResponse;
+  /** The answer to an Extend (version 3). */
+  extend?: ExtendResponse;
   /** Why the command failed. */
   error?: CommandError;
   /** Which field is set, as proto-loader reports a `oneof`. */
-  result?: "put" | "peek" | "pop" | "size" | "error";
+  result?:
+    | "put"
+    | "peek"
+    | "pop"
+    | "size"
+    | "ack"
+    | "release"
+    | "extend"
+    | "error";
 }
 
 /** The methods of `queue.v1.QueueService` with their message types. */
@@ -101,6 +164,12 @@ export type QueueServiceDefinition = {
   Pop: MethodDefinition<PopRequest, ItemResponse>;
   /** Returns the number of items queued. */
   Size: MethodDefinition<EmptyRequest, SizeResponse>;
+  /** Removes a leased item for good (version 3). */
+  Ack: MethodDefinition<ReceiptRequest, AckResponse>;
+  /** Gives a leased item back at the head of the queue (version 3). */
+  Release: MethodDefinition<ReceiptRequest, ReleaseResponse>;
+  /** Moves the end of a lease (version 3). */
+  Extend: MethodDefinition<ExtendRequest, ExtendResponse>;
   /** Runs one client's commands in order, one reply per command. */
   Session: MethodDefinition<Command, Reply>;
 };
