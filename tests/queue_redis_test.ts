@@ -10,6 +10,7 @@ import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import {
   deadPort,
+  runToEnd,
   spawnProgram,
   type StartedServer,
   startQueueServer,
@@ -378,6 +379,29 @@ Deno.test({
     assert.equal(stderr.length, 1);
     assert.match(stderr[0]!, /^error: Cannot use Redis at "redis:\/\/127/);
   },
+});
+
+Deno.test("queue-server and roster-server never show a Redis password: an invalid URL is a usage error (exit 2), an unreachable one exit 1, neither naming it", async () => {
+  const urls = [
+    ["redis://:hunter2@127.0.0.1:99999", 2],
+    ["redis://user:hunter2@127.0.0.1:1/x", 2],
+    ["redis//:hunter2@127.0.0.1:1", 2],
+    [`redis://:hunter2@127.0.0.1:${deadPort()}`, 1],
+  ] as const;
+  for (const [url, code] of urls) {
+    for (
+      const [program, args] of [
+        ["queue-server", ["0", "3", "--redis", url]],
+        ["roster-server", ["0", "--redis", url, "--node-ttl", "1"]],
+      ] as const
+    ) {
+      const what = `${program} --redis ${url}`;
+      const { stderr, code: exit } = await runToEnd(program, [...args]);
+      assert.equal(exit, code, what);
+      assert.match(stderr[0] ?? "", /^error: .*Redis/, what);
+      assert.doesNotMatch(stderr.join("\n"), /hunter2/, what);
+    }
+  }
 });
 
 Deno.test({
