@@ -308,10 +308,13 @@ export class RedisStore implements QueueStore {
   /**
    * Renews the lease, returns dead servers' items, refreshes the status;
    * nothing while Redis is unreachable (the commands would wait for it).
+   * With no waiting pop here, returns an item a blocking pop moved out for
+   * nobody: one sent on a connection given up, that Redis ran late.
    */
   async #renewLease(): Promise<void> {
     if (this.#reachability.unreachable !== undefined) return;
     await this.#lease.renew(this.#waiting.puts > 0);
+    if (this.#waiting.pops === 0) await this.#inFlight.returnMoved();
     await this.#protocol.readCounts();
   }
 }
