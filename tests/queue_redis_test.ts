@@ -10,6 +10,7 @@ import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import {
   deadPort,
+  runToEnd,
   spawnProgram,
   type StartedServer,
   startQueueServer,
@@ -262,6 +263,80 @@ Deno.test({
 
 Deno.test({
   name:
+    "queue-server --redis with appendfsync always, paused while 5 Pops and 3 Puts run: every item is delivered or still queued, in order, none lost, when Redis resumes",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis({ persistent: true });
+    await using a = await startOnRedis(100, redis.url);
+    using client = clientOf(a.port);
+    const queued = Array.from({ length: 20 }, (_, n) => `item ${n}`);
+    for (const item of ["first", ...queued]) {
+      assert.equal(await client.put(item), true);
+    }
+    // Redis knows the Pop's script, so a Pop it runs late takes an item.
+    assert.equal(await client.pop(), "first");
+    redis.signal("SIGSTOP");
+    const paused = Date.now();
+    let resumed = false;
+    try {
+      // Each call fails by the server's 2 s watchdog, or at once once the
+      // server knows Redis is unreachable; Redis runs what reached it later.
+      const popped: string[] = [];
+      const pops = Array.from({ length: 5 }, () =>
+        client.pop().then((item) => {
+          if (item !== undefined) popped.push(item);
+          return "OK";
+        }, (error: QueueCallError) => grpc.status[error.code]));
+      const puts = ["new 0", "new 1", "new 2"].map((item) =>
+        client.put(item).then(
+          (added) => ({ item, answer: added ? "True" : "False" }),
+          (error: QueueCallError) => ({
+            item,
+            answer: grpc.status[error.code],
+          }),
+        )
+      );
+      const popOutcomes = await within(Promise.all(pops), "5 Pops to answer");
+      const putOutcomes = await within(Promise.all(puts), "3 Puts to answer");
+      const rest = 3000 - (Date.now() - paused);
+      if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+      redis.signal("SIGCONT");
+      resumed = true;
+      assert.deepEqual(popOutcomes, Array(5).fill("UNAVAILABLE"));
+      await until(() => health(a.port), "SERVING", "the server to serve again");
+      const left = await drain(client);
+      const delivered = [...popped, ...left];
+      // Every item put before the pause is delivered exactly once, and what
+      // is still queued keeps the queue's order.
+      for (const item of queued) {
+        assert.equal(
+          delivered.filter((got) => got === item).length,
+          1,
+          `${item} delivered once (popped ${popped}, then queued ${left})`,
+        );
+      }
+      const leftOld = left.filter((item) => queued.includes(item));
+      assert.deepEqual(
+        leftOld,
+        queued.filter((item) => leftOld.includes(item)),
+      );
+      // A Put that answered True is there once; one that answered
+      // UNAVAILABLE may have been added, at most once; nothing else is.
+      for (const { item, answer } of putOutcomes) {
+        const count = delivered.filter((got) => got === item).length;
+        if (answer === "True") assert.equal(count, 1, `${item} added`);
+        else assert.ok(count <= 1, `${item} (${answer}) at most once`);
+      }
+      const known = new Set([...queued, "new 0", "new 1", "new 2"]);
+      assert.deepEqual(delivered.filter((item) => !known.has(item)), []);
+    } finally {
+      if (!resumed) redis.signal("SIGCONT");
+    }
+  },
+});
+
+Deno.test({
+  name:
     "queue-server --redis: a waiting Pop on server A is woken by a Put on server B, and a waiting Put on B by a Pop on A",
   ignore: REDIS_MISSING,
   async fn() {
@@ -304,6 +379,29 @@ Deno.test({
     assert.equal(stderr.length, 1);
     assert.match(stderr[0]!, /^error: Cannot use Redis at "redis:\/\/127/);
   },
+});
+
+Deno.test("queue-server and roster-server never show a Redis password: an invalid URL is a usage error (exit 2), an unreachable one exit 1, neither naming it", async () => {
+  const urls = [
+    ["redis://:hunter2@127.0.0.1:99999", 2],
+    ["redis://user:hunter2@127.0.0.1:1/x", 2],
+    ["redis//:hunter2@127.0.0.1:1", 2],
+    [`redis://:hunter2@127.0.0.1:${deadPort()}`, 1],
+  ] as const;
+  for (const [url, code] of urls) {
+    for (
+      const [program, args] of [
+        ["queue-server", ["0", "3", "--redis", url]],
+        ["roster-server", ["0", "--redis", url, "--node-ttl", "1"]],
+      ] as const
+    ) {
+      const what = `${program} --redis ${url}`;
+      const { stderr, code: exit } = await runToEnd(program, [...args]);
+      assert.equal(exit, code, what);
+      assert.match(stderr[0] ?? "", /^error: .*Redis/, what);
+      assert.doesNotMatch(stderr.join("\n"), /hunter2/, what);
+    }
+  }
 });
 
 Deno.test({

@@ -9,8 +9,8 @@
  * Checks a Redis URL: `redis://` or `rediss://`, a host, and at most a
  * database number as its path; returns it unchanged.
  *
- * @throws {RangeError} when it is not such a URL (the message never shows a
- * password)
+ * @throws {RangeError} when it is not such a URL (the message shows it as
+ * {@linkcode describeUrl} does, never with a password)
  */
 export function parseRedisUrl(text: string): string {
   let url: URL | undefined;
@@ -24,14 +24,18 @@ export function parseRedisUrl(text: string): string {
     !/^(\/\d*)?$/.test(url.pathname)
   ) {
     throw new RangeError(
-      `Invalid Redis URL "${url ? describeUrl(text) : text}": expected ` +
+      `Invalid Redis URL "${describeUrl(text)}": expected ` +
         `redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://...`,
     );
   }
   return text;
 }
 
-/** The URL without its password, for messages: `redis://host:port/db`. */
+/**
+ * The URL without its user name and password, for every message that shows
+ * a Redis URL: `redis://host:port/db`. Text that is not a valid URL loses
+ * everything from its scheme's `//` up to its last `@`.
+ */
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -39,6 +43,6 @@ export function describeUrl(url: string): string {
       parsed.pathname === "/" ? "" : parsed.pathname
     }`;
   } catch {
-    return "(an invalid URL)";
+    return url.replace(/^([^@]*?\/\/)?.*@/s, "$1");
   }
 }

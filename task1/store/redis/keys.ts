@@ -5,9 +5,14 @@
  * - `queue:{KEY}:items`, a list, head on the left;
  * - `queue:{KEY}:meta`, a hash: the capacity and byte bound stored with the
  *   queue, and the count and bytes of its items (those in flight included);
- * - `queue:{KEY}:inflight:ID`, the item a waiting pop of server ID took and
- *   has not delivered yet; `queue:{KEY}:servers`, the servers' leases, so
- *   that the in-flight item of a server that died goes back to the head;
+ * - `queue:{KEY}:taken:ID`, a hash: the items server ID took from the queue
+ *   and has not answered yet, by the number it gave each take, which orders
+ *   them; `queue:{KEY}:inflight:ID`, a list: the items the blocking pops of
+ *   server ID moved out of the queue, before it takes them from there;
+ *   `queue:{KEY}:epoch:ID`, the epoch of server ID, changed at each of its
+ *   recoveries so that a take sent before it never runs after it;
+ *   `queue:{KEY}:servers`, the servers' leases, so that the items in flight
+ *   of a server that died go back to the head;
  * - `queue:{KEY}:putwait`, a flag with a time to live: some server has puts
  *   waiting for room, so pops publish on the channel `queue:{KEY}:room`.
  *
@@ -28,8 +33,16 @@ export class QueueKeys {
   readonly room: string;
   /** The prefix of the servers' in-flight lists. */
   readonly inflightPrefix: string;
-  /** This server's in-flight list. */
+  /** This server's in-flight list, where its blocking pops move items. */
   readonly inflight: string;
+  /** The prefix of the servers' hashes of taken items. */
+  readonly takenPrefix: string;
+  /** This server's taken items, not answered yet, by take number. */
+  readonly taken: string;
+  /** The prefix of the servers' epochs. */
+  readonly epochPrefix: string;
+  /** This server's epoch: a take runs only while it is the one it names. */
+  readonly epoch: string;
 
   /** The keys of queue `name` for the server whose id is `server`. */
   constructor(name: string, server: string) {
@@ -41,5 +54,9 @@ export class QueueKeys {
     this.room = prefix + "room";
     this.inflightPrefix = prefix + "inflight:";
     this.inflight = this.inflightPrefix + server;
+    this.takenPrefix = prefix + "taken:";
+    this.taken = this.takenPrefix + server;
+    this.epochPrefix = prefix + "epoch:";
+    this.epoch = this.epochPrefix + server;
   }
 }

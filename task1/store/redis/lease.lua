@@ -1,6 +1,7 @@
--- Renews this server's lease, and returns the in-flight items of servers
+-- Renews this server's lease, and returns the items in flight of servers
 -- whose leases ran out to the head of the queue (they died between taking
--- an item with a blocking pop and delivering it).
+-- an item and delivering it), in the order each took them, as `release.lua`
+-- does for a server that stops.
 -- KEYS[1]: the servers' leases (a sorted set: server id -> expiry, in ms of
 --          Redis's clock)
 -- KEYS[2]: the items
@@ -10,6 +11,8 @@
 -- ARGV[3]: the prefix of the in-flight lists (the list of server ID is
 --          ARGV[3] .. ID, in the same hash slot as the other keys)
 -- ARGV[4]: '1' when puts wait for room on this server (raises the flag)
+-- ARGV[5], ARGV[6]: the prefixes of the hashes of taken items and of the
+--          epochs, as ARGV[3]
 -- Returns the number of items returned to the queue.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -19,9 +22,21 @@ if ARGV[4] == '1' then
 end
 local returned = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  local taken = ARGV[5] .. id
+  local flat = redis.call('HGETALL', taken)
+  local entries = {}
+  for i = 1, #flat, 2 do
+    entries[#entries + 1] = { tonumber(flat[i]), flat[i + 1] }
+  end
+  table.sort(entries, function(a, b) return a[1] < b[1] end)
+  for i = #entries, 1, -1 do
+    redis.call('LPUSH', KEYS[2], entries[i][2])
+  end
+  returned = returned + #entries
   while redis.call('LMOVE', ARGV[3] .. id, KEYS[2], 'RIGHT', 'LEFT') do
     returned = returned + 1
   end
+  redis.call('DEL', taken, ARGV[6] .. id)
   redis.call('ZREM', KEYS[1], id)
 end
 return returned

@@ -1,15 +1,14 @@
 /**
- * This server's lease on the queue: while it renews the lease, the item its
- * blocking pop moved into its in-flight list is its own to deliver; once a
- * lease runs out (the server died between taking an item and delivering
- * it), any server's renewal returns that item to the head of the queue.
+ * This server's lease on the queue: while it renews the lease, the items it
+ * has in flight (`inflight.ts`) are its own to deliver; once a lease runs
+ * out (the server died between taking an item and delivering it), any
+ * server's renewal returns those items to the head of the queue.
  *
  * @module
  */
 import { type RedisClient, RedisScript } from "../../../lib/redis/mod.ts";
 import type { QueueKeys } from "./keys.ts";
 import LEASE from "./lease.lua" with { type: "text" };
-import LEAVE from "./leave.lua" with { type: "text" };
 
 /** The lease of the server whose id is `id` on the queue at `keys`. */
 export class Lease {
@@ -17,10 +16,7 @@ export class Lease {
   readonly #keys: QueueKeys;
   readonly #id: string;
   readonly #leaseMs: number;
-  readonly #scripts = {
-    lease: new RedisScript(LEASE),
-    leave: new RedisScript(LEAVE),
-  };
+  readonly #script = new RedisScript(LEASE);
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** A lease of `leaseMs` milliseconds, renewed on `client`. */
@@ -41,10 +37,17 @@ export class Lease {
    */
   async renew(putsWaiting: boolean): Promise<void> {
     const keys = this.#keys;
-    await this.#scripts.lease.run(
+    await this.#script.run(
       this.#client,
       [keys.servers, keys.items, keys.putWait],
-      [this.#id, this.#leaseMs, keys.inflightPrefix, putsWaiting ? 1 : 0],
+      [
+        this.#id,
+        this.#leaseMs,
+        keys.inflightPrefix,
+        putsWaiting ? 1 : 0,
+        keys.takenPrefix,
+        keys.epochPrefix,
+      ],
     );
   }
 
@@ -59,15 +62,5 @@ export class Lease {
   /** Stops renewing. */
   stop(): void {
     clearInterval(this.#timer);
-  }
-
-  /** Returns this server's in-flight item to the head and drops the lease. */
-  async leave(): Promise<void> {
-    const keys = this.#keys;
-    await this.#scripts.leave.run(
-      this.#client,
-      [keys.servers, keys.items, keys.inflight],
-      [this.#id],
-    );
   }
 }

@@ -1,15 +1,16 @@
 /**
  * The Redis store: the queue lives in Redis, so that several queue-servers
  * given the same URL and key serve one queue. This module opens the store
- * and wires its parts: the keys (`keys.ts`), the put and pop scripts
- * (`protocol.ts`), the waiting calls (`waiting.ts`), the lease on in-flight
- * items (`leases.ts`), outage recovery (`recovery.ts`) and the durability
- * check (`durability.ts`).
+ * and wires its parts: the keys (`keys.ts`), the put script (`protocol.ts`),
+ * the pop through this server's items in flight (`inflight.ts`), the
+ * waiting calls (`waiting.ts`), the lease on in-flight items (`leases.ts`),
+ * outage recovery (`recovery.ts`) and the durability check
+ * (`durability.ts`).
  *
  * Three connections per server, however many calls wait: one for commands
  * (watched: its pings bound every command), one that runs the blocking pops
  * of this server's waiting pops one at a time (`BLMOVE` into the server's
- * in-flight list, then a script delivers the item), and one that listens
+ * in-flight list, then the pop takes it from there), and one that listens
  * for room for this server's waiting puts.
  *
  * @module
@@ -30,6 +31,7 @@ import {
   type WaitOptions,
 } from "../mod.ts";
 import { checkDurability } from "./durability.ts";
+import { InFlight } from "./inflight.ts";
 import { QueueKeys } from "./keys.ts";
 import { Lease } from "./leases.ts";
 import { QueueProtocol } from "./protocol.ts";
@@ -119,6 +121,7 @@ export class RedisStore implements QueueStore {
   readonly #closing = new AbortController();
   readonly #reachability: Reachability;
   readonly #protocol: QueueProtocol;
+  readonly #inFlight: InFlight;
   readonly #waiting: RedisWaiting;
   readonly #lease: Lease;
   /** Never aborted: Redis's failures are recoverable (`unavailable`). */
@@ -152,7 +155,7 @@ export class RedisStore implements QueueStore {
       closing,
       recover: async () => {
         await protocol.init();
-        await protocol.returnInFlight();
+        await inFlight.recover();
       },
       lost: (error) => this.#waiting.failAll(error),
     });
@@ -161,12 +164,15 @@ export class RedisStore implements QueueStore {
       maxBytes,
       flagMs: leaseMs,
     });
+    const inFlight = new InFlight(this.#client, keys, { id, reachability });
     this.#reachability = reachability;
     this.#protocol = protocol;
+    this.#inFlight = inFlight;
     this.#waiting = new RedisWaiting({
       blocker: this.#blocker,
       keys,
       protocol,
+      inFlight,
       reachability,
       closing,
     });
@@ -184,6 +190,7 @@ export class RedisStore implements QueueStore {
       () => this.#waiting.admitPuts(),
     );
     await this.#protocol.init();
+    await this.#inFlight.recover();
     this.#reachability.watch();
     await this.#renewLease();
     this.#lease.keep(() => this.#renewLease());
@@ -233,7 +240,11 @@ export class RedisStore implements QueueStore {
     // A waiting pop goes behind this server's earlier waiting pops, which
     // the blocking connection serves first.
     if (waitMs <= 0 || this.#waiting.pops === 0) {
-      const item = await this.#protocol.popFrom(this.#keys.items);
+      const { signal } = options;
+      const item = await this.#inFlight.pop(
+        this.#keys.items,
+        () => signal?.aborted ?? false,
+      );
       if (item !== undefined || waitMs <= 0) return item;
     }
     this.#check(options.signal);
@@ -265,7 +276,7 @@ export class RedisStore implements QueueStore {
   }
 
   /**
-   * Ends every waiting call, returns this server's in-flight item (if any)
+   * Ends every waiting call, returns this server's items in flight (if any)
    * to the head of the queue, drops its lease and closes the connections.
    */
   async close(): Promise<void> {
@@ -275,7 +286,7 @@ export class RedisStore implements QueueStore {
     await this.#waiting.close(
       new StoreClosedError("The queue is shutting down"),
     );
-    if (this.#client.isReady) await this.#lease.leave().catch(() => {});
+    if (this.#client.isReady) await this.#inFlight.leave().catch(() => {});
     this.#listener.destroy();
     this.#client.destroy();
   }
@@ -297,10 +308,13 @@ export class RedisStore implements QueueStore {
   /**
    * Renews the lease, returns dead servers' items, refreshes the status;
    * nothing while Redis is unreachable (the commands would wait for it).
+   * With no waiting pop here, returns an item a blocking pop moved out for
+   * nobody: one sent on a connection given up, that Redis ran late.
    */
   async #renewLease(): Promise<void> {
     if (this.#reachability.unreachable !== undefined) return;
     await this.#lease.renew(this.#waiting.puts > 0);
+    if (this.#waiting.pops === 0) await this.#inFlight.returnMoved();
     await this.#protocol.readCounts();
   }
 }

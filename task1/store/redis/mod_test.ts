@@ -167,22 +167,34 @@ test("Redis store: 2,000 waiting pops use one blocking connection, three connect
   }
 });
 
-test("Redis store returns the in-flight item of a server whose lease ran out to the head of the queue", async () => {
+test("Redis store returns the items in flight of a server whose lease ran out to the head of the queue, in the order it took them", async () => {
   await using redis = await startRedis();
   using raw = await rawClient(redis);
   // A server that died after its blocking pop moved "lost" out of the queue.
   await raw.hSet("queue:{queue}:meta", {
     capacity: 10,
     maxBytes: 100,
-    count: 2,
-    bytes: 8,
+    count: 4,
+    bytes: 22,
   });
   await raw.rPush("queue:{queue}:items", "next");
   await raw.rPush("queue:{queue}:inflight:dead", "lost");
+  // And two items it took, numbered 9 and 10, not answered yet.
+  await raw.hSet("queue:{queue}:taken:dead", {
+    "10": "taken 2",
+    "9": "taken 1",
+  });
+  await raw.set("queue:{queue}:epoch:dead", "e");
   await raw.zAdd("queue:{queue}:servers", { score: 0, value: "dead" });
   await using store = await open(redis, 10, { leaseMs: 200 });
-  assert.deepEqual([await store.pop(), await store.pop()], ["lost", "next"]);
+  assert.deepEqual(
+    [await store.pop(), await store.pop(), await store.pop()],
+    ["lost", "taken 1", "taken 2"],
+  );
+  assert.equal(await store.pop(), "next");
   assert.equal(await raw.exists("queue:{queue}:inflight:dead"), 0);
+  assert.equal(await raw.exists("queue:{queue}:taken:dead"), 0);
+  assert.equal(await raw.exists("queue:{queue}:epoch:dead"), 0);
   assert.equal(await raw.zScore("queue:{queue}:servers", "dead"), null);
   assert.equal(await raw.hGet("queue:{queue}:meta", "bytes"), "0");
 });

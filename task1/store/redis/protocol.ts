@@ -1,8 +1,8 @@
 /**
- * The Redis store's put and pop: each change is one Lua script (`init.lua`,
- * `put.lua`, `pop.lua`) that checks and writes in one atomic step, so a put
- * checks the count and the bytes and then pushes, and the capacity is exact
- * however many servers race.
+ * The Redis store's settings, put and reads: each change is one Lua script
+ * (`init.lua`, `put.lua`) that checks and writes in one atomic step, so a
+ * put checks the count and the bytes and then pushes, and the capacity is
+ * exact however many servers race. Pops are in `inflight.ts`.
  *
  * @module
  */
@@ -10,7 +10,6 @@ import { type RedisClient, RedisScript } from "../../../lib/redis/mod.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { Reachability } from "./recovery.ts";
 import INIT from "./init.lua" with { type: "text" };
-import POP from "./pop.lua" with { type: "text" };
 import PUT from "./put.lua" with { type: "text" };
 
 /** The queue's settings as this server asks for them. */
@@ -34,7 +33,6 @@ export class QueueProtocol {
   readonly #flagMs: number;
   readonly #scripts = {
     init: new RedisScript(INIT),
-    pop: new RedisScript(POP),
     put: new RedisScript(PUT),
   };
   #capacity: number;
@@ -108,19 +106,6 @@ export class QueueProtocol {
     return added === 1;
   }
 
-  /** Takes the head of `list`: the items, or this server's in-flight list. */
-  async popFrom(list: string): Promise<string | undefined> {
-    const keys = this.#keys;
-    const item = await this.#reachability.command(() =>
-      this.#scripts.pop.run(
-        this.#client,
-        [list, keys.meta, keys.putWait],
-        [keys.room],
-      )
-    );
-    return item === null ? undefined : String(item);
-  }
-
   /** The head item. */
   async peek(): Promise<string | undefined> {
     const item = await this.#reachability.command(() =>
@@ -145,18 +130,5 @@ export class QueueProtocol {
     ]);
     this.#size = Number(size ?? 0);
     this.#bytes = Number(bytes ?? 0);
-  }
-
-  /**
-   * Returns this server's in-flight item, if any, to the head of the queue.
-   * Its errors are Redis's own.
-   */
-  async returnInFlight(): Promise<void> {
-    await this.#client.lMove(
-      this.#keys.inflight,
-      this.#keys.items,
-      "RIGHT",
-      "LEFT",
-    );
   }
 }

@@ -9,6 +9,7 @@
 import type { RedisClient } from "../../../lib/redis/mod.ts";
 import { StoreUnavailableError, type WaitOptions } from "../mod.ts";
 import { Waiters } from "../waiters.ts";
+import type { InFlight } from "./inflight.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { QueueProtocol } from "./protocol.ts";
 import type { Reachability } from "./recovery.ts";
@@ -22,8 +23,10 @@ export interface RedisWaitingParts {
   blocker: RedisClient;
   /** The queue's keys. */
   keys: QueueKeys;
-  /** The queue's put and pop. */
+  /** The queue's put. */
   protocol: QueueProtocol;
+  /** The queue's pop, through this server's items in flight. */
+  inFlight: InFlight;
   /** Whether Redis is reachable. */
   reachability: Reachability;
   /** Aborted when the store closes: nothing is served after that. */
@@ -135,13 +138,14 @@ export class RedisWaiting {
   /**
    * Serves this server's waiting pops, first come first served, with one
    * blocking pop at a time on the blocking connection: `BLMOVE` moves the
-   * head item into this server's in-flight list, then the pop script
-   * delivers it to the first waiter (if the lease ran out meanwhile and
-   * another server returned it to the queue, it is not delivered here). An
-   * item that arrives when no waiter is left goes back to the head.
+   * head item into this server's in-flight list, then the first waiter pops
+   * it from there (if the lease ran out meanwhile and another server
+   * returned it to the queue, it is not delivered here). An item that
+   * arrives when no waiter is left goes back to the head, and so does one
+   * whose waiter left (gave up or timed out) before it was delivered.
    */
   async #servePops(): Promise<void> {
-    const { blocker, keys, protocol, reachability, closing } = this.#parts;
+    const { blocker, keys, inFlight, reachability, closing } = this.#parts;
     while (this.#waiters.pops.size > 0 && !closing.aborted) {
       let moved: string | null;
       try {
@@ -161,18 +165,22 @@ export class RedisWaiting {
       if (moved === null) continue;
       const [waiter] = this.#waiters.pops;
       if (waiter === undefined) {
-        await protocol.returnInFlight().catch(() => {});
+        await inFlight.returnMoved().catch(() => {});
         return;
       }
       waiter.busy = true;
       let item: string | undefined;
       try {
-        item = await protocol.popFrom(keys.inflight);
+        item = await inFlight.pop(
+          keys.inflight,
+          () => waiter.leaving !== undefined,
+        );
       } catch (error: unknown) {
-        // The item stays in flight; the lease returns it if this server
-        // cannot, and a recovered connection returns it at once.
+        // An item not delivered is back at the head, or goes back once
+        // Redis is (or, if this server dies, once its lease runs out).
         waiter.busy = false;
-        waiter.fail(error);
+        if (waiter.leaving) waiter.leaving();
+        else waiter.fail(error);
         continue;
       }
       waiter.busy = false;
