@@ -1,0 +1,168 @@
+/**
+ * The metrics port both servers open with `--metrics [HOST:]PORT`: plain
+ * HTTP served by `Deno.serve`, with `GET /metrics` (one server's registry in
+ * Prometheus's text format 0.0.4) and `GET /healthz` (200 `ok`, or 503 and
+ * one line saying why not); everything else is 404. Also the process
+ * metrics that can be read under the programs' permissions.
+ *
+ * @module
+ */
+import process from "node:process";
+import { Counter, Gauge, type Registry } from "prom-client";
+import {
+  formatHostPort,
+  type HostPort,
+  parseHostPort,
+  parsePort,
+} from "./address.ts";
+
+/** The address `--metrics` listens on when it names only a port. */
+export const DEFAULT_METRICS_HOST = "127.0.0.1";
+
+/**
+ * Parses `--metrics`'s `[HOST:]PORT`: a port from 0 to 65535 (0 picks a free
+ * one), optionally after a host as in `HOST:PORT` (IPv6 in brackets); the
+ * host is {@linkcode DEFAULT_METRICS_HOST} when absent.
+ *
+ * @throws {RangeError} when the text is not of that form
+ */
+export function parseMetricsAddress(text: string): HostPort {
+  const colon = text.lastIndexOf(":");
+  if (colon < 0) {
+    return { hostname: DEFAULT_METRICS_HOST, port: parsePort(text) };
+  }
+  const port = parsePort(text.slice(colon + 1));
+  // The host is checked as parseHostPort checks it; its port may be 0 here.
+  const { hostname } = parseHostPort(`${text.slice(0, colon)}:1`);
+  return { hostname, port };
+}
+
+/**
+ * Why the server does not serve right now (one line), or undefined while it
+ * does: what `/healthz` answers.
+ */
+export type HealthCheck = () => string | undefined;
+
+/**
+ * Registers in `registry` the standard process metrics that Deno lets a
+ * program read without `--allow-all`: `process_resident_memory_bytes` (from
+ * `Deno.memoryUsage().rss`), `process_cpu_seconds_total` (from
+ * `process.cpuUsage()`) and `process_start_time_seconds`. Those that read
+ * `/proc` (open and maximum file descriptors, virtual memory) are left out
+ * rather than exported as a false 0.
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  new Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes.",
+    registers: [registry],
+    collect() {
+      this.set(Deno.memoryUsage().rss);
+    },
+  });
+  new Counter({
+    name: "process_cpu_seconds_total",
+    help: "Total user and system CPU time spent in seconds.",
+    registers: [registry],
+    collect() {
+      const { user, system } = process.cpuUsage();
+      this.reset();
+      this.inc((user + system) / 1e6);
+    },
+  });
+  const start = new Gauge({
+    name: "process_start_time_seconds",
+    help: "Start time of the process since unix epoch in seconds.",
+    registers: [registry],
+  });
+  start.set(Math.round(performance.timeOrigin) / 1000);
+}
+
+/** Options of {@linkcode serveMetrics}. */
+export interface MetricsServerOptions {
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The port to listen on; 0 picks a free one.
+   *
+   * @default {0}
+   */
+  port?: number;
+}
+
+/** A listening metrics port; dispose it (or `close()`) to stop it. */
+export interface MetricsServer extends AsyncDisposable {
+  /** The URL of its `/metrics`, with the port actually listened on. */
+  readonly url: string;
+  /** The port listened on. */
+  readonly port: number;
+  /** Stops listening and ends the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `registry` on `GET /metrics` and `health` on `GET /healthz` until
+ * closed; every other request is answered 404.
+ *
+ * @throws {Error} when the address cannot be listened on, for example
+ * because it is in use
+ */
+export function serveMetrics(
+  registry: Registry,
+  health: HealthCheck,
+  options: MetricsServerOptions = {},
+): MetricsServer {
+  const { hostname = DEFAULT_METRICS_HOST, port = 0 } = options;
+  const handler = async (request: Request): Promise<Response> => {
+    const { pathname } = new URL(request.url);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return text(404, "not found\n");
+    }
+    if (pathname === "/metrics") {
+      return new Response(await registry.metrics(), {
+        headers: { "content-type": registry.contentType },
+      });
+    }
+    if (pathname === "/healthz") {
+      const why = health();
+      return why === undefined ? text(200, "ok\n") : text(503, `${why}\n`);
+    }
+    return text(404, "not found\n");
+  };
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname, port, onListen() {} }, handler);
+  } catch (error: unknown) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(
+      `Cannot listen on "${
+        formatHostPort(hostname, port)
+      }" for metrics: ${reason}`,
+    );
+  }
+  const bound = server.addr.port;
+  const close = async () => {
+    await server.shutdown().catch(() => {});
+  };
+  return {
+    url: `http://${formatHostPort(hostname, bound)}/metrics`,
+    port: bound,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
