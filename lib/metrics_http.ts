@@ -52,30 +52,93 @@ export type HealthCheck = () => string | undefined;
  * rather than exported as a false 0.
  */
 export function registerProcessMetrics(registry: Registry): void {
-  new Gauge({
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    registers: [registry],
-    collect() {
-      this.set(Deno.memoryUsage().rss);
-    },
-  });
-  new Counter({
-    name: "process_cpu_seconds_total",
-    help: "Total user and system CPU time spent in seconds.",
-    registers: [registry],
-    collect() {
+  registerGauge(
+    registry,
+    "process_resident_memory_bytes",
+    "Resident memory size in bytes.",
+    () => Deno.memoryUsage().rss,
+  );
+  registerCounter(
+    registry,
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    () => {
       const { user, system } = process.cpuUsage();
-      this.reset();
-      this.inc((user + system) / 1e6);
+      return (user + system) / 1e6;
     },
-  });
+  );
   const start = new Gauge({
     name: "process_start_time_seconds",
     help: "Start time of the process since unix epoch in seconds.",
     registers: [registry],
   });
   start.set(Math.round(performance.timeOrigin) / 1000);
+}
+
+/**
+ * Registers in `registry` a gauge named `name` whose value `read` returns
+ * when scraped.
+ */
+export function registerGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/**
+ * Registers in `registry` a counter named `name` whose value `read` returns
+ * when scraped: the count itself is a plain number the caller increments,
+ * so counting costs no more than that.
+ */
+export function registerCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/**
+ * Registers in `registry` a counter named `name` with one series per entry
+ * of `series` (its labels), whose value is the same index of `counts` when
+ * scraped: the caller increments a slot of a typed array, no label lookup.
+ */
+export function registerLabelledCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  series: readonly Readonly<Record<string, string>>[],
+  counts: Float64Array,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: Object.keys(series[0] ?? {}),
+    registers: [registry],
+    collect() {
+      this.reset();
+      series.forEach((labels, i) => this.inc(labels, counts[i]!));
+    },
+  });
 }
 
 /** Options of {@linkcode serveMetrics}. */

@@ -9,7 +9,11 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { registerProcessMetrics } from "../lib/metrics_http.ts";
+import {
+  registerGauge,
+  registerLabelledCounter,
+  registerProcessMetrics,
+} from "../lib/metrics_http.ts";
 import type { QueueOperations } from "./operations.ts";
 import type { QueueStore } from "./store/mod.ts";
 
@@ -104,16 +108,8 @@ export class QueueMetrics {
     const registers = [this.registry];
     registerProcessMetrics(this.registry);
     const status = () => this.#store?.status();
-    const gauge = (name: string, help: string, read: () => number) => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number) =>
+      registerGauge(this.registry, name, help, read);
     gauge("queue_items", "Items in the queue.", () => status()?.size ?? 0);
     gauge(
       "queue_leased_items",
@@ -148,20 +144,13 @@ export class QueueMetrics {
         this.set({ op: "pop" }, now?.waitingPops ?? 0);
       },
     });
-    const counts = this.#counts;
-    new Counter({
-      name: "queue_operations_total",
-      help:
-        "Queue operations answered, unary calls and Session commands alike.",
-      labelNames: ["op", "result"],
-      registers,
-      collect() {
-        this.reset();
-        SERIES.forEach(([op, result], i) => {
-          this.inc({ op, result }, counts[i]!);
-        });
-      },
-    });
+    registerLabelledCounter(
+      this.registry,
+      "queue_operations_total",
+      "Queue operations answered, unary calls and Session commands alike.",
+      SERIES.map(([op, result]) => ({ op, result })),
+      this.#counts,
+    );
     this.#durations = new Histogram({
       name: "queue_operation_duration_seconds",
       help: "Server time of a queue operation, from receipt to answer.",
@@ -183,15 +172,11 @@ export class QueueMetrics {
       });
     }
     if (kind === "redis") {
-      const isUp = () => this.#storeUp;
-      new Gauge({
-        name: "queue_store_up",
-        help: "Whether Redis is reachable (1) or not (0).",
-        registers,
-        collect() {
-          this.set(isUp() ? 1 : 0);
-        },
-      });
+      gauge(
+        "queue_store_up",
+        "Whether Redis is reachable (1) or not (0).",
+        () => this.#storeUp ? 1 : 0,
+      );
     }
   }
 

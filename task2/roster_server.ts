@@ -23,6 +23,7 @@ import {
 } from "./membership.ts";
 import { SharedChunk } from "./outbound_lines.ts";
 import { encodeErrorLine, type Handshake, Refusal } from "./protocol.ts";
+import type { RosterMetrics } from "./metrics.ts";
 import { RosterConnection } from "./roster_connection.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
@@ -64,6 +65,8 @@ export interface RosterServerOptions {
    * Require a token line before the name; the seed's handshake when absent.
    */
   token?: TokenGate;
+  /** Count joins, leaves, refusals and lines in these metrics; none when absent. */
+  metrics?: RosterMetrics;
 }
 
 /**
@@ -77,6 +80,7 @@ export async function serveRoster(
 ): Promise<void> {
   const server = new RosterServer(options);
   const stop = () => {
+    options.metrics?.shuttingDown();
     listener.close();
     server.closeAll();
   };
@@ -118,6 +122,10 @@ class RosterServer implements MembershipListener {
   readonly #handshakes: HandshakeReader;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
+  readonly #metrics: RosterMetrics | undefined;
+  readonly #handshakeTimeoutMs: number;
+  /** When each join or leave not yet flushed happened (`performance.now()`). */
+  #changeStarts: number[] = [];
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
   /** Shared by every client, so clients waiting for the same lines share one copy. */
@@ -129,10 +137,12 @@ class RosterServer implements MembershipListener {
     this.#membership = options.membership ?? new LocalMembership();
     this.#membership.listen(this);
     this.#maxClients = options.maxClients ?? 10_000;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#handshakes = new HandshakeReader(
-      options.handshakeTimeoutMs ?? 10_000,
+      this.#handshakeTimeoutMs,
       options.token,
     );
+    this.#metrics = options.metrics;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
   }
@@ -152,8 +162,15 @@ class RosterServer implements MembershipListener {
         conn.setNoDelay(true);
         conn.setKeepAlive(true);
       }
+      const start = performance.now();
       const handshake = await this.#handshakes.read(conn);
-      if (handshake === null) return;
+      if (handshake === null) {
+        // Closed by the deadline, or by the client before it.
+        if (performance.now() - start >= this.#handshakeTimeoutMs) {
+          this.#metrics?.timedOut();
+        }
+        return;
+      }
       const client = this.#admit(handshake, conn);
       if (typeof client === "string") {
         await this.#refuse(conn, client);
@@ -209,6 +226,7 @@ class RosterServer implements MembershipListener {
    * input does not turn the close into a reset that loses the line.
    */
   async #refuse(conn: Deno.Conn, reason: string): Promise<void> {
+    this.#metrics?.refused(reason);
     await writeAll(conn, encodeErrorLine(reason));
     await conn.closeWrite();
     const timer = setTimeout(() => closeQuietly(conn), 1000);
@@ -225,6 +243,7 @@ class RosterServer implements MembershipListener {
     if (!client) return;
     this.#joining.delete(name);
     this.#joined.set(name, client);
+    this.#metrics?.joined();
   }
 
   /**
@@ -234,10 +253,20 @@ class RosterServer implements MembershipListener {
    */
   change({ line, ...change }: MembershipChange): void {
     if (this.closing) return;
-    for (const client of this.#joined.values()) client.queue(line);
+    let dropped = 0;
+    for (const client of this.#joined.values()) dropped += client.queue(line);
+    const metrics = this.#metrics;
+    if (metrics) {
+      metrics.changed(change, this.#joined.size, line.length, dropped);
+      if (change.kind !== "sync") this.#changeStarts.push(performance.now());
+    }
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       for (const client of this.#joined.values()) client.flush();
+      if (metrics) {
+        metrics.delivered(this.#changeStarts);
+        this.#changeStarts = [];
+      }
     }, 0);
     this.#onChange?.(change);
   }
@@ -247,12 +276,14 @@ class RosterServer implements MembershipListener {
     const client = this.#joined.get(name);
     if (!client) return;
     this.#joined.delete(name);
+    this.#metrics?.left();
     client.end(encodeErrorLine(reason));
   }
 
   #leave(client: RosterConnection): void {
     if (this.#joined.get(client.name) !== client) return;
     this.#joined.delete(client.name);
+    this.#metrics?.left();
     if (!this.closing) this.#membership.leave(client.name);
   }
 }

@@ -21,12 +21,19 @@ import {
 } from "../lib/flags/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import { readRedisTarget } from "../lib/flags/redis.ts";
+import {
+  type MetricsServer,
+  parseMetricsAddress,
+  serveMetrics,
+} from "../lib/metrics_http.ts";
 import { RedisMembership } from "./cluster/mod.ts";
+import { RosterMetrics } from "./metrics.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 
 const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--quiet]
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
+                     [--metrics [HOST:]PORT]
                      [--redis URL [--cluster NAME] [--node-ttl SECONDS]
                                   [--redis-ca FILE]]
 
@@ -43,6 +50,10 @@ Options:
   --handshake-timeout SECONDS
                      how long a client may take to send its name (default 10)
   --quiet            do not log joins and leaves on stderr
+  --metrics [HOST:]PORT
+                     serve Prometheus metrics on http://HOST:PORT/metrics and
+                     health on /healthz (HOST defaults to 127.0.0.1; no TLS,
+                     no token: keep it on a private address)
 ${serverSecurityUsage(21)}
   --redis URL        share the roster with the other servers of the cluster
                      through this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
@@ -111,6 +122,7 @@ async function main(
     "max-clients": { type: "string", default: "10000" },
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
+    metrics: { type: "string" },
     redis: { type: "string" },
     "redis-ca": { type: "string" },
     cluster: { type: "string" },
@@ -141,6 +153,9 @@ async function main(
   const cluster = parseArgument(values.cluster ?? "roster", parseClusterName);
   const nodeTtlMs = 1000 *
     parsePositiveInteger(values["node-ttl"] ?? "3", "--node-ttl");
+  const metricsAddress = values.metrics === undefined
+    ? undefined
+    : parseArgument(values.metrics, parseMetricsAddress);
 
   const membership = redis === undefined
     ? undefined
@@ -150,12 +165,31 @@ async function main(
       onStatus: logStatus,
       ca: redis.ca,
     });
+  const metrics = metricsAddress === undefined
+    ? undefined
+    : new RosterMetrics(membership ? { cluster: membership } : {});
+  let metricsServer: MetricsServer | undefined;
   try {
     const listener = listen(host, port, tls);
+    if (metrics && metricsAddress) {
+      try {
+        metricsServer = serveMetrics(
+          metrics.registry,
+          () => metrics.health(),
+          metricsAddress,
+        );
+      } catch (error: unknown) {
+        listener.close();
+        throw error;
+      }
+    }
     const { hostname, port: boundPort } = listener.addr as Deno.NetAddr;
     console.error(
       `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
     );
+    if (metricsServer) {
+      console.error(`roster-server metrics on ${metricsServer.url}`);
+    }
     if (warning !== undefined) console.error(warning);
     await serveRoster(listener, {
       ...(token === undefined ? {} : { token }),
@@ -164,9 +198,11 @@ async function main(
       handshakeTimeoutMs,
       ...(membership ? { membership } : {}),
       ...(values.quiet ? {} : { onChange: logChange }),
+      ...(metrics ? { metrics } : {}),
     });
   } finally {
     await membership?.close();
+    await metricsServer?.close();
   }
   return 0;
 }
