@@ -141,6 +141,21 @@ export function registerLabelledCounter(
   });
 }
 
+/**
+ * Histogram buckets in seconds from `from` to `to`, three per decade (1, 2.5
+ * and 5 times a power of ten), for latencies that span several decades.
+ */
+export function secondsBuckets(from: number, to: number): number[] {
+  const buckets: number[] = [];
+  for (let decade = 1e-6; decade <= to; decade *= 10) {
+    for (const step of [1, 2.5, 5]) {
+      const bound = Number((decade * step).toPrecision(2));
+      if (bound >= from && bound <= to) buckets.push(bound);
+    }
+  }
+  return buckets;
+}
+
 /** Options of {@linkcode serveMetrics}. */
 export interface MetricsServerOptions {
   /**
@@ -202,9 +217,7 @@ export function serveMetrics(
   } catch (error: unknown) {
     const reason = error instanceof Deno.errors.AddrInUse
       ? "address already in use"
-      : error instanceof Error
-      ? error.message
-      : String(error);
+      : String(error instanceof Error ? error.message : error);
     throw new Error(
       `Cannot listen on "${
         formatHostPort(hostname, port)

@@ -27,8 +27,8 @@ Deno.test("parseMetricsAddress takes PORT on 127.0.0.1, HOST:PORT and [IPv6]:POR
 Deno.test("serveMetrics answers /metrics in text format 0.0.4, /healthz 200 ok or 503 with the reason, and 404 otherwise", async () => {
   const registry = new Registry();
   registerCounter(registry, "things_total", "Things.", () => 7);
-  let why: string | undefined;
-  await using server = serveMetrics(registry, () => why, { port: 0 });
+  const health: { why?: string } = {};
+  await using server = serveMetrics(registry, () => health.why, { port: 0 });
   const metrics = await fetch(server.url);
   assert.equal(
     metrics.headers.get("content-type"),
@@ -38,7 +38,7 @@ Deno.test("serveMetrics answers /metrics in text format 0.0.4, /healthz 200 ok o
   const healthz = server.url.replace(/metrics$/, "healthz");
   const ok = await fetch(healthz);
   assert.deepEqual([ok.status, await ok.text()], [200, "ok\n"]);
-  why = "shutting down";
+  health.why = "shutting down";
   const down = await fetch(healthz);
   assert.deepEqual([down.status, await down.text()], [503, "shutting down\n"]);
   const other = await fetch(server.url.replace(/metrics$/, "other"));

@@ -13,6 +13,7 @@ import {
   registerGauge,
   registerLabelledCounter,
   registerProcessMetrics,
+  secondsBuckets,
 } from "../lib/metrics_http.ts";
 import type { QueueOperations } from "./operations.ts";
 import type { QueueStore } from "./store/mod.ts";
@@ -43,43 +44,11 @@ function series(op: string, result: string): number {
   return SERIES.findIndex(([o, r]) => o === op && r === result);
 }
 
-/** Buckets of `queue_operation_duration_seconds`: 100 us to a minute. */
-const OPERATION_BUCKETS = [
-  0.0001,
-  0.00025,
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  60,
-];
+/** Buckets of `queue_operation_duration_seconds`: 100 us to 50 s. */
+const OPERATION_BUCKETS = secondsBuckets(0.0001, 60);
 
 /** Buckets of `queue_store_commit_duration_seconds`: 250 us to 5 s. */
-const COMMIT_BUCKETS = [
-  0.00025,
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  5,
-];
+const COMMIT_BUCKETS = secondsBuckets(0.00025, 5);
 
 /** What one operation's histogram child needs: its observation. */
 interface Observer {

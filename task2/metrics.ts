@@ -14,6 +14,7 @@ import {
   registerGauge,
   registerLabelledCounter,
   registerProcessMetrics,
+  secondsBuckets,
 } from "../lib/metrics_http.ts";
 import type { MembershipChange } from "./membership.ts";
 import { Refusal } from "./protocol.ts";
@@ -78,22 +79,7 @@ export interface RosterMetricsOptions {
 }
 
 /** Buckets of `roster_change_duration_seconds`: 50 us to 5 s. */
-const CHANGE_BUCKETS = [
-  0.00005,
-  0.0001,
-  0.00025,
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  1,
-  5,
-];
+const CHANGE_BUCKETS = secondsBuckets(0.00005, 5);
 
 /**
  * The metrics of one roster server: hand it to `serveRoster`, which counts
