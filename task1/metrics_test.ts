@@ -3,6 +3,7 @@ import { serveMetrics } from "../lib/metrics_http.ts";
 import { QueueMetrics } from "./metrics.ts";
 import { createQueueServer } from "./queue_server.ts";
 import { MemoryStore } from "./store/memory.ts";
+import { openSqliteStore } from "./store/sqlite/mod.ts";
 
 Deno.test("queue /healthz answers 200 while the server serves and 503 shutting down from the start of its shutdown", async () => {
   const metrics = new QueueMetrics("memory");
@@ -44,4 +45,27 @@ Deno.test("queue metrics count an operation that fails as error and time it", as
     /^queue_operation_duration_seconds_count\{op="put"\} 1$/m,
   );
   await store.close();
+});
+
+Deno.test("queue metrics with --data count each change written and time each commit", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".db" });
+  try {
+    const metrics = new QueueMetrics("sqlite");
+    const store = await openSqliteStore(path, 3, {
+      onCommit: metrics.committed,
+    });
+    metrics.watchStore(store);
+    assert.equal(await store.put("A"), true);
+    assert.equal(await store.put("B"), true);
+    assert.equal(await store.pop(), "A");
+    await store.close();
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^queue_store_committed_changes_total 3$/m);
+    assert.match(text, /^queue_store_commit_duration_seconds_count [1-3]$/m);
+    assert.match(text, /^queue_items 1$/m);
+    assert.doesNotMatch(text, /queue_store_up/);
+  } finally {
+    await Deno.remove(path).catch(() => {});
+    await Deno.remove(`${path}-wal`).catch(() => {});
+  }
 });
