@@ -49,9 +49,12 @@ export class RosterConnection implements RosterMember {
     this.#outbound = new OutboundLines(maxPendingBytes, shared);
   }
 
-  /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
-  queue(line: Uint8Array): void {
-    this.#outbound.push(line);
+  /**
+   * Queues `line`; the bounded queue keeps a stalled client from growing
+   * memory. Returns how many older unsent lines it dropped for it.
+   */
+  queue(line: Uint8Array): number {
+    return this.#outbound.push(line);
   }
 
   /** Queues `line` as the last one; the connection closes once it is written. */

@@ -26,6 +26,9 @@ interface Batch {
   done: PromiseWithResolvers<void>;
 }
 
+/** Told of each commit: how long it took in seconds, and its changes. */
+export type CommitListener = (seconds: number, changes: number) => void;
+
 /**
  * The journal of one queue file: changes recorded in memory, sent to the
  * worker one batch at a time; a batch's promise resolves once the worker has
@@ -49,9 +52,16 @@ export class SqliteJournal implements Journal {
   #stats: JournalStatus = { commits: 0, operations: 0 };
   #closed = false;
   #workerDied = false;
+  readonly #onCommit: CommitListener | undefined;
+  /** When the batch being written was sent, from `performance.now()`. */
+  #sentAt = 0;
 
-  /** Starts the worker; {@linkcode SqliteJournal.open} gives it the file. */
-  constructor() {
+  /**
+   * Starts the worker; {@linkcode SqliteJournal.open} gives it the file.
+   * `onCommit`, when given, is told of every commit.
+   */
+  constructor(onCommit?: CommitListener) {
+    this.#onCommit = onCommit;
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
       this.#replies?.(data);
     };
@@ -181,6 +191,7 @@ export class SqliteJournal implements Journal {
     if (!batch || this.#writing || this.#failure.signal.aborted) return;
     this.#gathering = undefined;
     this.#writing = batch;
+    this.#sentAt = performance.now();
     this.#post({
       type: "commit",
       firstSeq: batch.firstSeq,
@@ -196,7 +207,9 @@ export class SqliteJournal implements Journal {
     if (reply.type === "committed") {
       this.#writing = undefined;
       this.#stats.commits++;
-      this.#stats.operations += batch.items.length + batch.removals;
+      const changes = batch.items.length + batch.removals;
+      this.#stats.operations += changes;
+      this.#onCommit?.((performance.now() - this.#sentAt) / 1000, changes);
       batch.done.resolve();
       // Everything that arrived during this commit goes in the next one.
       this.#send();
