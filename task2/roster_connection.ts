@@ -15,8 +15,11 @@ import { OutboundLines, type SharedChunk } from "./outbound_lines.ts";
 export interface RosterMember {
   /** The name it joined as. */
   readonly name: string;
-  /** Queues a roster line (with its "\n"), bounded per client. */
-  queue(line: Uint8Array): void;
+  /**
+   * Queues a roster line (with its "\n"), bounded per client; returns how
+   * many older lines it dropped for a slow reader.
+   */
+  queue(line: Uint8Array): number;
   /** Starts sending what is queued. */
   flush(): void;
   /** Sends `line` (an `error:` line) as the last one, then closes. */
