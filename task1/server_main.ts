@@ -55,7 +55,8 @@ Arguments:
 
 Options:
   --data FILE        keep the queue in FILE, an SQLite database created if
-                     missing; without it the queue lives in memory only
+                     missing (mode 0600); without it the queue lives in
+                     memory only
   --redis URL        keep the queue in Redis, shared by every queue-server
                      given the same URL and key; URL is
                      redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS

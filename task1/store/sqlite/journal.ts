@@ -15,7 +15,7 @@
 import { setImmediate } from "node:timers";
 import type { Journal } from "../engine.ts";
 import { type JournalStatus, StoreFailedError } from "../mod.ts";
-import { StoreFileError } from "./file.ts";
+import { reason, StoreFileError } from "./file.ts";
 import { WORKER_NAME, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
 /** A batch of changes: appends from `firstSeq` on, and removals. */
@@ -68,7 +68,7 @@ export class SqliteJournal implements Journal {
     this.#worker.onerror = (event) => {
       event.preventDefault();
       this.#workerDied = true;
-      this.#fail(`The journal's worker failed: ${event.message}`);
+      this.#fail(`The journal's worker failed: ${reason(event.message)}`);
     };
   }
 
@@ -78,40 +78,28 @@ export class SqliteJournal implements Journal {
   }
 
   /**
-   * Has the worker open `path` and resolves to its items, head first.
+   * Has the worker open `path` and resolves to its items, head first, read
+   * one bounded batch at a time: the worker reads the next batch only once
+   * the last one has arrived.
    *
-   * @throws {StoreFileError} when the worker cannot use the file
+   * @throws {StoreFileError} when the worker cannot use the file or read an
+   * item of it
    */
   async open(path: string, maxFileBytes?: number): Promise<string[]> {
     const items: string[] = [];
-    const loaded = Promise.withResolvers<void>();
-    this.#replies = (reply) => {
-      if (reply.type === "opened") {
-        this.#head = reply.head;
-        this.#next = reply.next;
-      } else if (reply.type === "chunk") {
-        for (const item of JSON.parse(reply.items) as string[]) {
-          items.push(item);
-        }
-      } else if (reply.type === "loaded") {
-        loaded.resolve();
-      } else if (reply.type === "refused") {
-        loaded.reject(new StoreFileError(reply.message));
-      }
-    };
-    // A worker that dies while opening the file fails the journal.
-    this.#failure.signal.addEventListener("abort", () => {
-      loaded.reject(
-        new StoreFileError(String(this.#failure.signal.reason?.message)),
-      );
-    }, { once: true });
-    this.#post({
-      type: "open",
-      path,
-      ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
-    });
     try {
-      await loaded.promise;
+      const opened = await this.#ask({
+        type: "open",
+        path,
+        ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
+      }, "opened");
+      this.#head = opened.head;
+      this.#next = opened.next;
+      while (opened.head + items.length < opened.next) {
+        const from = opened.head + items.length;
+        const batch = await this.#ask({ type: "read", from }, "items");
+        for (const item of batch.items) items.push(item);
+      }
     } catch (error: unknown) {
       this.#worker.terminate();
       throw error;
@@ -229,6 +217,41 @@ export class SqliteJournal implements Journal {
     this.#writing?.done.reject(failure);
     this.#gathering?.done.reject(failure);
     this.#writing = this.#gathering = undefined;
+  }
+
+  /**
+   * Sends `request` and resolves to the worker's reply if it is of type
+   * `expected`; rejects with a `StoreFileError` if the worker refuses or dies.
+   */
+  #ask<T extends WorkerReply["type"]>(
+    request: WorkerRequest,
+    expected: T,
+  ): Promise<Extract<WorkerReply, { type: T }>> {
+    const answer = Promise.withResolvers<Extract<WorkerReply, { type: T }>>();
+    this.#replies = (reply) => {
+      if (reply.type === expected) {
+        answer.resolve(reply as Extract<WorkerReply, { type: T }>);
+      } else {
+        answer.reject(
+          new StoreFileError(
+            reply.type === "refused"
+              ? reply.message
+              : `The journal's worker answered "${reply.type}" to "${request.type}"`,
+          ),
+        );
+      }
+    };
+    const onFailure = () => {
+      answer.reject(
+        new StoreFileError(String(this.#failure.signal.reason?.message)),
+      );
+    };
+    if (this.#failure.signal.aborted) onFailure();
+    this.#failure.signal.addEventListener("abort", onFailure, { once: true });
+    this.#post(request);
+    return answer.promise.finally(() => {
+      this.#failure.signal.removeEventListener("abort", onFailure);
+    });
   }
 
   #post(request: WorkerRequest): void {
