@@ -13,7 +13,6 @@ import { formatHostPort } from "../lib/address.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
 import { serverCredentials, tokenInterceptor } from "./credentials.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "./grpc_framing.ts";
 import { checkingItemUtf8 } from "./item_utf8.ts";
 import type { QueueMetrics } from "./metrics.ts";
 import {
