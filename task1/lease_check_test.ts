@@ -2,6 +2,16 @@ import assert from "node:assert/strict";
 import { LeaseCheck } from "./lease_check.ts";
 import { LeasesUnsupportedError } from "./queue_client.ts";
 
+/** A send that records its name, and the names sent so far. */
+function recorder() {
+  const sent: string[] = [];
+  const send = (name: string) => () => {
+    sent.push(name);
+    return Promise.resolve(name);
+  };
+  return { sent, send };
+}
+
 Deno.test("LeaseCheck holds every later send behind the first lease command's check, in order", async () => {
   const check = Promise.withResolvers<boolean>();
   let checks = 0;
@@ -9,11 +19,7 @@ Deno.test("LeaseCheck holds every later send behind the first lease command's ch
     checks++;
     return check.promise;
   });
-  const sent: string[] = [];
-  const send = (name: string) => () => {
-    sent.push(name);
-    return Promise.resolve(name);
-  };
+  const { sent, send } = recorder();
   const before = leases.run(false, send("put"));
   const lease = leases.run(true, send("lease"));
   const after = [
@@ -39,11 +45,7 @@ Deno.test("LeaseCheck holds every later send behind the first lease command's ch
 
 Deno.test("LeaseCheck fails lease commands against a server without leases and sends the others", async () => {
   const leases = new LeaseCheck<string>(() => Promise.resolve(false));
-  const sent: string[] = [];
-  const send = (name: string) => () => {
-    sent.push(name);
-    return Promise.resolve(name);
-  };
+  const { sent, send } = recorder();
   const lease = leases.run(true, send("lease"));
   const size = leases.run(false, send("size"));
   await assert.rejects(lease, LeasesUnsupportedError);

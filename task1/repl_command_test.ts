@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { parseCommand, parseLease, parseWait } from "./repl_command.ts";
 
+/** Asserts that each line is invalid with a message matching its pattern. */
+function assertInvalid(cases: [string, RegExp][]): void {
+  for (const [line, message] of cases) {
+    const parsed = parseCommand(line);
+    assert.equal(parsed.kind, "invalid", line);
+    if (parsed.kind === "invalid") assert.match(parsed.message, message, line);
+  }
+}
+
 Deno.test("parseCommand reads the five commands", () => {
   assert.deepEqual(parseCommand("put A"), {
     kind: "command",
@@ -74,11 +83,7 @@ Deno.test("parseCommand refuses a missing, negative, nonsense or over-an-hour --
     ["pop now", /^Unexpected argument "now": "pop" takes only --wait SECONDS/],
     ["put --wait 1", /^Missing item/],
   ];
-  for (const [line, message] of cases) {
-    const parsed = parseCommand(line);
-    assert.equal(parsed.kind, "invalid", line);
-    if (parsed.kind === "invalid") assert.match(parsed.message, message, line);
-  }
+  assertInvalid(cases);
 });
 
 Deno.test("parseWait accepts 0 to 3600 seconds with decimals", () => {
@@ -129,11 +134,7 @@ Deno.test("parseCommand refuses a zero, missing or over-an-hour lease and a miss
     ["extend r", /^Expected a receipt and SECONDS/],
     ["extend r 0", /^Invalid lease "0"/],
   ];
-  for (const [line, message] of cases) {
-    const parsed = parseCommand(line);
-    assert.equal(parsed.kind, "invalid", line);
-    if (parsed.kind === "invalid") assert.match(parsed.message, message, line);
-  }
+  assertInvalid(cases);
 });
 
 Deno.test("parseLease accepts above 0 to 3600 seconds with decimals", () => {
