@@ -207,11 +207,13 @@ async function main(
   const [addressText = "", ...commandWords] = positionals;
   const working = commandWords[0] === "work";
   if (working) expectPositionals(positionals, ["HOST:PORT", "work"]);
-  else {expectPositionals(positionals, ["HOST:PORT"], [
-      "COMMAND",
-      "ITEM",
-      "ARG",
-    ]);}
+  else {
+    // Only extend takes two words after its name.
+    const words = commandWords[0] === "extend"
+      ? ["COMMAND", "RECEIPT", "SECONDS"]
+      : ["COMMAND", "ITEM"];
+    expectPositionals(positionals, ["HOST:PORT"], words);
+  }
   const work = working
     ? readWork(values, dash < 0 ? [] : allArgs.slice(dash + 1))
     : undefined;
