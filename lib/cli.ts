@@ -20,6 +20,13 @@ export class UsageError extends Error {
 export interface ProgramContext {
   /** Aborted by the first SIGINT or SIGTERM: the program should shut down. */
   signal: AbortSignal;
+  /** Aborted by a second SIGINT or SIGTERM (only seen after `takeTime`). */
+  force: AbortSignal;
+  /**
+   * Turns off the hard exit after the grace period: the program may take as
+   * long as it needs after the first signal, and ends at once on `force`.
+   */
+  takeTime(): void;
 }
 
 /** A command-line program: its usage text and its main function. */
@@ -119,10 +126,16 @@ export async function runProgram(
 ): Promise<never> {
   const { shutdownGraceMs = 3000 } = options;
   const controller = new AbortController();
+  const force = new AbortController();
+  let hardExit = true;
   const signals = ["SIGINT", "SIGTERM"] as const;
   const onSignal = () => {
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) {
+      force.abort();
+      return;
+    }
     controller.abort();
+    if (!hardExit) return;
     const timer = setTimeout(() => {
       console.error("error: shutdown took too long; exiting");
       Deno.exit(1);
@@ -132,7 +145,11 @@ export async function runProgram(
   for (const name of signals) Deno.addSignalListener(name, onSignal);
   let code: number;
   try {
-    code = await program.main(Deno.args, { signal: controller.signal });
+    code = await program.main(Deno.args, {
+      signal: controller.signal,
+      force: force.signal,
+      takeTime: () => hardExit = false,
+    });
   } catch (error: unknown) {
     code = reportError(error, program.usage);
   } finally {

@@ -110,9 +110,19 @@ export const PROGRAMS = {
     // grpc-js reads these variables when it loads, and the proxy ones when
     // it opens a channel; QUEUE_TOKEN is the token when --token-file is not
     // given; read access is for the TLS and token files (above).
+    //
+    // `work -- COMMAND` runs COMMAND, named only at run time, so running
+    // cannot be narrowed when the executable is built: --allow-run. Its
+    // `--dead-letter FILE` appends to a file named at run time too, so
+    // writing cannot be narrowed either: --allow-write. (The commands run
+    // with their own rights, not Deno's: whoever can pass COMMAND can run
+    // anything as this user anyway.) Setting QUEUE_DELIVERY_COUNT in a
+    // command's environment needs no --allow-env.
     permissions: [
       "--allow-net",
       "--allow-read",
+      "--allow-write",
+      "--allow-run",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,grpc_proxy,https_proxy,http_proxy,no_grpc_proxy,no_proxy,QUEUE_TOKEN",
     ],
   },

@@ -32,14 +32,23 @@ import {
 } from "./repl.ts";
 import { parseCommand } from "./repl_command.ts";
 import { SessionClient } from "./session_client.ts";
+import {
+  readWork,
+  refuseWorkOptions,
+  runWork,
+  WORK_OPTIONS,
+} from "./work_main.ts";
 
 /** Commands in flight when standard input is not a terminal. */
 const DEFAULT_WINDOW = 256;
 
 const USAGE =
-  `Usage: queue-client HOST:PORT [COMMAND [ITEM]] [--wait SECONDS] [--timeout SECONDS]
-         [--window N] [--raw] [--tls | --ca FILE] [--server-name NAME]
-         [--token-file FILE]
+  `Usage: queue-client HOST:PORT [COMMAND [ARG...]] [--wait SECONDS] [--lease SECONDS]
+         [--timeout SECONDS] [--window N] [--raw] [--tls | --ca FILE]
+         [--server-name NAME] [--token-file FILE]
+       queue-client HOST:PORT work [--jobs N] [--lease SECONDS] [--max-attempts N]
+         [--dead-letter FILE] [--quiet] [--timeout SECONDS] [--tls | --ca FILE]
+         [--server-name NAME] [--token-file FILE] -- COMMAND [ARG...]
 
 Talks to a queue-server. Without COMMAND, reads commands line by line from
 standard input (showing the prompt "> " when it is a terminal) and prints each
@@ -52,10 +61,30 @@ Commands:
   peek                        print the head item, or "Queue is empty"
   pop [--wait SECONDS]        remove and print the head item, or "Queue is
                               empty" (after waiting up to SECONDS for an item)
-  size                        print the number of items queued
+  pop --lease SECONDS [--wait SECONDS]
+                              lease the head item: print it, then the line
+                              "delivery N receipt RECEIPT"; it comes back
+                              unless acked within SECONDS
+  ack RECEIPT                 done with a leased item: remove it (True/False)
+  release RECEIPT             put a leased item back at the head (True/False)
+  extend RECEIPT SECONDS      keep a lease SECONDS from now (True/False)
+  size                        print the number of items queued, and
+                              " (N leased)" when N items are under lease
   help                        list the commands
 
 SECONDS may have decimals and is at most 3600; the default 0 answers at once.
+The lease commands need a server with leases (queue.proto version 3).
+
+work runs COMMAND once per item, as a reliable consumer: N at a time
+(--jobs, default 1), each with one leased item on its standard input (as
+stored) and QUEUE_DELIVERY_COUNT in its environment; the lease (--lease,
+default 30) is extended every third of it while COMMAND runs. Exit 0 acks
+the item; any other end releases it, except on delivery --max-attempts
+(default 5), when the item is written as one JSON line {"item",
+"delivery_count", "exit_status"} to --dead-letter FILE (appended; default
+standard error) and acked. One line per item on standard error unless
+--quiet. SIGINT or SIGTERM: take no more items, let the commands finish,
+exit 0; a second signal kills them, releases their items, exits 1.
 
 Arguments:
   HOST:PORT     the server; HOST is an IPv4 address, a host name or [IPv6]
@@ -154,12 +183,18 @@ function terminalOutput(): TerminalOutput {
 }
 
 async function main(
-  args: string[],
-  { signal }: ProgramContext,
+  allArgs: string[],
+  context: ProgramContext,
 ): Promise<number> {
+  const { signal } = context;
+  // Everything after "--" is work's COMMAND, flags included.
+  const dash = allArgs.indexOf("--");
+  const args = dash < 0 ? allArgs : allArgs.slice(0, dash);
   const { values, positionals } = parseCommandLine(args, {
     timeout: { type: "string", default: "5" },
     wait: { type: "string" },
+    lease: { type: "string" },
+    ...WORK_OPTIONS,
     window: { type: "string", default: String(DEFAULT_WINDOW) },
     raw: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -169,23 +204,41 @@ async function main(
     console.log(USAGE);
     return 0;
   }
-  expectPositionals(positionals, ["HOST:PORT"], ["COMMAND", "ITEM"]);
   const [addressText = "", ...commandWords] = positionals;
+  const working = commandWords[0] === "work";
+  if (working) expectPositionals(positionals, ["HOST:PORT", "work"]);
+  else {
+    // Only extend takes two words after its name.
+    const words = commandWords[0] === "extend"
+      ? ["COMMAND", "RECEIPT", "SECONDS"]
+      : ["COMMAND", "ITEM"];
+    expectPositionals(positionals, ["HOST:PORT"], words);
+  }
+  const work = working
+    ? readWork(values, dash < 0 ? [] : allArgs.slice(dash + 1))
+    : undefined;
+  if (!working) refuseWorkOptions(values, dash >= 0);
   const address = parseArgument(addressText, parseHostPort);
   const timeoutMs = parseArgument(values.timeout, parseTimeout);
   const window = parsePositiveInteger(values.window, "window");
-  const oneShot = commandWords.length > 0
+  const oneShot = commandWords.length > 0 && !working
     ? parseCommand(
       [
         ...commandWords,
         ...(values.wait === undefined ? [] : ["--wait", values.wait]),
+        ...(values.lease === undefined ? [] : ["--lease", values.lease]),
       ].join(" "),
     )
     : undefined;
   if (oneShot?.kind === "blank") throw new UsageError("Missing command");
-  if (oneShot === undefined && values.wait !== undefined) {
+  if (oneShot === undefined && !working && values.wait !== undefined) {
     throw new UsageError(
       "--wait goes with a put or pop COMMAND; in the REPL, type it after the command",
+    );
+  }
+  if (oneShot === undefined && !working && values.lease !== undefined) {
+    throw new UsageError(
+      "--lease goes with a pop COMMAND or work; in the REPL, type it after pop",
     );
   }
   const security = await readClientSecurity(values, "QUEUE_TOKEN");
@@ -203,6 +256,7 @@ async function main(
   // its own lines for the same failures.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   using client = new QueueClient(address, { timeoutMs, ...security });
+  if (work !== undefined) return await runWork(client, work, context);
   if (oneShot === undefined) {
     const prompt = Deno.stdin.isTerminal();
     using session = new SessionClient(client);

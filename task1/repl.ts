@@ -7,7 +7,7 @@
  * @module
  */
 import { escapeItem } from "./item_escape.ts";
-import type { RemoteQueue } from "./queue_client.ts";
+import type { LeasedItem, QueueCount, RemoteQueue } from "./queue_client.ts";
 import { parseCommand, type ReplCommand } from "./repl_command.ts";
 
 /** The answer to `help`. */
@@ -15,7 +15,11 @@ export const HELP_TEXT: string =
   "Commands: put ITEM [--wait SECONDS] (append ITEM, one word; wait up to " +
   "SECONDS for room), peek (show the head), pop [--wait SECONDS] (remove " +
   "and show the head; wait up to SECONDS for an item), size (count the " +
-  "items), help";
+  "items and the leased ones), help; with a lease: pop --lease SECONDS [--wait SECONDS] (show the head and " +
+  "then, on a line of its own, delivery N receipt RECEIPT; the item comes " +
+  "back unless acked within SECONDS), ack RECEIPT (done: remove it), " +
+  "release RECEIPT (put it back now), extend RECEIPT SECONDS (keep it " +
+  "SECONDS from now)";
 
 /** What `peek` and `pop` print when the queue is empty. */
 export const EMPTY_TEXT = "Queue is empty";
@@ -32,11 +36,12 @@ export interface ExecuteOptions {
 }
 
 /**
- * Runs `command` against `queue` and resolves to the line to print:
- * `True`/`False` for put, the item (escaped unless `raw`) or
- * {@linkcode EMPTY_TEXT} for peek and pop, the number for size,
- * {@linkcode HELP_TEXT} for help. Rejects with the queue's error when the
- * call fails.
+ * Runs `command` against `queue` and resolves to the text to print:
+ * `True`/`False` for put, ack, release and extend, the item (escaped unless
+ * `raw`) or {@linkcode EMPTY_TEXT} for peek and pop (a leasing pop adds a
+ * second line, {@linkcode formatLease}), the number for size (with
+ * ` (N leased)` when N is not 0), {@linkcode HELP_TEXT} for help. Rejects
+ * with the queue's error when the call fails.
  */
 export async function executeCommand(
   command: ReplCommand,
@@ -49,13 +54,49 @@ export async function executeCommand(
       return (await queue.put(command.item, command.waitMs)) ? "True" : "False";
     case "peek":
       return showItem(await queue.peek(), show);
-    case "pop":
-      return showItem(await queue.pop(command.waitMs), show);
+    case "pop": {
+      if (command.leaseMs === undefined) {
+        return showItem(await queue.pop(command.waitMs), show);
+      }
+      const leased = await queue.lease(command.leaseMs, command.waitMs);
+      return leased === undefined ? EMPTY_TEXT : formatLease(leased, show);
+    }
     case "size":
-      return String(await queue.size());
+      return formatCount(await queue.count());
+    case "ack":
+      return trueFalse(await queue.ack(command.receipt));
+    case "release":
+      return trueFalse(await queue.release(command.receipt));
+    case "extend":
+      return trueFalse(await queue.extend(command.receipt, command.leaseMs));
     case "help":
       return HELP_TEXT;
   }
+}
+
+/**
+ * How a leased item prints: the item as `show` shows it, then on its own
+ * line `delivery N receipt RECEIPT`. The receipt comes last, escaped, so it
+ * is the rest of that line whatever it holds, and the last line of the
+ * answer is always this one, even for a `--raw` item spanning lines.
+ */
+export function formatLease(
+  leased: LeasedItem,
+  show: (item: string) => string = escapeItem,
+): string {
+  const { item, receipt, deliveryCount } = leased;
+  return `${show(item)}\ndelivery ${deliveryCount} receipt ${
+    escapeItem(receipt)
+  }`;
+}
+
+/** How size prints: the count, and the leased count when it is not 0. */
+export function formatCount({ size, leased }: QueueCount): string {
+  return leased === 0 ? String(size) : `${size} (${leased} leased)`;
+}
+
+function trueFalse(answer: boolean): string {
+  return answer ? "True" : "False";
 }
 
 function showItem(

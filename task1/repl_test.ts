@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { QUEUE_SEED_SESSION } from "../tests/seed_sessions.ts";
-import { BoundedQueue } from "./bounded_queue.ts";
-import type { RemoteQueue } from "./queue_client.ts";
+import { FakeQueue } from "./fake_queue.ts";
+import {
+  LeasesUnsupportedError,
+  type QueueCount,
+  type RemoteQueue,
+} from "./queue_client.ts";
 import {
   EMPTY_TEXT,
   executeCommand,
+  formatCount,
+  formatLease,
   HELP_TEXT,
   PROMPT,
   type ReplOptions,
@@ -12,13 +18,23 @@ import {
 } from "./repl.ts";
 
 /** The queue operations over an in-memory queue, as the server answers them. */
-function memoryQueue(capacity: number): RemoteQueue {
-  const queue = new BoundedQueue<string>(capacity);
+function memoryQueue(capacity: number): FakeQueue {
+  return new FakeQueue(capacity);
+}
+
+/** `memoryQueue` as a plain object, whose methods a test may replace. */
+function queueMethods(capacity: number): RemoteQueue {
+  const queue = memoryQueue(capacity);
   return {
-    put: (item) => Promise.resolve(queue.put(item)),
-    peek: () => Promise.resolve(queue.peek()),
-    pop: () => Promise.resolve(queue.pop()),
-    size: () => Promise.resolve(queue.size),
+    put: (item) => queue.put(item),
+    peek: () => queue.peek(),
+    pop: () => queue.pop(),
+    size: () => queue.size(),
+    count: () => queue.count(),
+    lease: (leaseMs, waitMs) => queue.lease(leaseMs, waitMs),
+    ack: (receipt) => queue.ack(receipt),
+    release: (receipt) => queue.release(receipt),
+    extend: (receipt, leaseMs) => queue.extend(receipt, leaseMs),
   };
 }
 
@@ -97,12 +113,12 @@ Deno.test("runRepl ignores blank lines and keeps going after mistakes", async ()
 Deno.test("runRepl reports a failed call as one error line and goes on", async () => {
   let calls = 0;
   const flaky: RemoteQueue = {
-    ...memoryQueue(3),
-    size: () => {
+    ...queueMethods(3),
+    count: () => {
       calls++;
       return calls === 1
         ? Promise.reject(new Error("UNAVAILABLE: server down\n    at stack"))
-        : Promise.resolve(7);
+        : Promise.resolve({ size: 7, leased: 0 });
     },
   };
   const { written } = await transcript(linesOf(["size", "size"]), flaky);
@@ -126,8 +142,8 @@ Deno.test("runRepl ends at once when aborted while waiting for a line", async ()
 Deno.test("runRepl ends at once when aborted while waiting for an answer", async () => {
   const controller = new AbortController();
   const hanging: RemoteQueue = {
-    ...memoryQueue(3),
-    size: () => {
+    ...queueMethods(3),
+    count: () => {
       controller.abort();
       return new Promise<never>(() => {});
     },
@@ -142,7 +158,7 @@ Deno.test("runRepl ends at once when aborted while waiting for an answer", async
 Deno.test("executeCommand passes --wait on to the queue as milliseconds", async () => {
   const waits: (number | undefined)[] = [];
   const queue: RemoteQueue = {
-    ...memoryQueue(1),
+    ...queueMethods(1),
     put: (_item, waitMs) => {
       waits.push(waitMs);
       return Promise.resolve(true);
@@ -161,7 +177,7 @@ Deno.test("executeCommand passes --wait on to the queue as milliseconds", async 
 Deno.test("runRepl with a window sends commands before earlier answers arrive and still writes the answers in line order", async () => {
   const gates: (() => void)[] = [];
   let started = 0;
-  const inner = memoryQueue(10);
+  const inner = queueMethods(10);
   const slow: RemoteQueue = {
     ...inner,
     // Each put is applied at once, as a server runs it, but its answer
@@ -190,7 +206,7 @@ Deno.test("runRepl with a window sends commands before earlier answers arrive an
   assert.equal(await done, "end of input");
   assert.deepEqual(written, [
     "out True",
-    'err error: Unknown command "bogus": expected put ITEM, peek, pop, size or help',
+    'err error: Unknown command "bogus": expected put ITEM, peek, pop, size, ack RECEIPT, release RECEIPT, extend RECEIPT SECONDS or help',
     "out True",
     "out True",
     "out 3",
@@ -200,7 +216,7 @@ Deno.test("runRepl with a window sends commands before earlier answers arrive an
 Deno.test("runRepl with a window never has more commands unanswered than the window", async () => {
   let running = 0;
   let most = 0;
-  const inner = memoryQueue(1000);
+  const inner = queueMethods(1000);
   const counting: RemoteQueue = {
     ...inner,
     put: async (item) => {
@@ -221,10 +237,10 @@ Deno.test("runRepl with a window never has more commands unanswered than the win
 
 Deno.test("runRepl writes nothing more once aborted, even answers that arrive later", async () => {
   const controller = new AbortController();
-  const answer = Promise.withResolvers<number>();
+  const answer = Promise.withResolvers<QueueCount>();
   const late: RemoteQueue = {
-    ...memoryQueue(3),
-    size: () => answer.promise,
+    ...queueMethods(3),
+    count: () => answer.promise,
   };
   const { end, written } = await transcript(
     (async function* () {
@@ -263,4 +279,58 @@ Deno.test("executeCommand and runRepl show an item with a newline and ESC as one
     assert.deepEqual(raw.written, [`out ${item}`]);
     await queue.put(item);
   }
+});
+
+Deno.test("executeCommand prints a leased item, then delivery and receipt on a line of their own, escaped unless raw", async () => {
+  const queue = memoryQueue(3);
+  await queue.put("two words\nand a line");
+  const pop = { name: "pop", leaseMs: 30_000 } as const;
+  assert.equal(
+    await executeCommand(pop, queue),
+    "two words\\nand a line\ndelivery 1 receipt r1",
+  );
+  assert.equal(await executeCommand({ name: "size" }, queue), "0 (1 leased)");
+  assert.equal(
+    await executeCommand({ name: "release", receipt: "r1" }, queue),
+    "True",
+  );
+  assert.equal(
+    await executeCommand(pop, queue, { raw: true }),
+    "two words\nand a line\ndelivery 2 receipt r2",
+  );
+  assert.equal(
+    await executeCommand({ name: "extend", receipt: "r2", leaseMs: 1 }, queue),
+    "True",
+  );
+  assert.equal(
+    await executeCommand({ name: "ack", receipt: "r2" }, queue),
+    "True",
+  );
+  assert.equal(
+    await executeCommand({ name: "ack", receipt: "r2" }, queue),
+    "False",
+  );
+  assert.equal(await executeCommand({ name: "size" }, queue), "0");
+  assert.equal(await executeCommand(pop, queue), EMPTY_TEXT);
+});
+
+Deno.test("formatLease escapes the receipt and formatCount hides a zero leased count", () => {
+  assert.equal(
+    formatLease({ item: "a", receipt: "x\ny", deliveryCount: 3 }),
+    "a\ndelivery 3 receipt x\\ny",
+  );
+  assert.equal(formatCount({ size: 3, leased: 0 }), "3");
+  assert.equal(formatCount({ size: 3, leased: 2 }), "3 (2 leased)");
+});
+
+Deno.test("runRepl reports a server without leases in one line and goes on", async () => {
+  const old: RemoteQueue = {
+    ...queueMethods(3),
+    lease: () => Promise.reject(new LeasesUnsupportedError()),
+  };
+  const { written } = await transcript(linesOf(["pop --lease 5", "size"]), old);
+  assert.deepEqual(written, [
+    "err error: the server does not support leases (queue.proto version 3)",
+    "out 0",
+  ]);
 });

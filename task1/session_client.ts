@@ -19,11 +19,15 @@ import http2 from "node:http2";
 import { setImmediate } from "node:timers";
 import { AUTHORIZATION_KEY } from "./credentials.ts";
 import { frameMessage, MessageDecoder } from "./grpc_framing.ts";
+import { LeaseCheck } from "./lease_check.ts";
 import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
-import type {
-  QueueCallError,
-  QueueClient,
-  RemoteQueue,
+import {
+  type LeasedItem,
+  leasedItem,
+  type QueueCallError,
+  type QueueClient,
+  type QueueCount,
+  type RemoteQueue,
 } from "./queue_client.ts";
 import { UnaryCommands } from "./unary_commands.ts";
 
@@ -77,6 +81,8 @@ export class SessionClient implements RemoteQueue, Disposable {
   /** Framed commands not yet written, and whether a write is scheduled. */
   #outgoing: Buffer[] = [];
   #writeScheduled = false;
+  /** Holds commands back while it checks that the server has leases. */
+  readonly #leaseCheck: LeaseCheck<Reply>;
   /** When the oldest unanswered command became the oldest. */
   #headSince = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -87,6 +93,7 @@ export class SessionClient implements RemoteQueue, Disposable {
   constructor(client: QueueClient) {
     this.#client = client;
     this.#unaryCommands = new UnaryCommands(client);
+    this.#leaseCheck = new LeaseCheck(() => client.supportsLeases());
     this.#unary = PROXY_VARIABLES.some((name) => !!Deno.env.get(name));
   }
 
@@ -111,6 +118,41 @@ export class SessionClient implements RemoteQueue, Disposable {
     return (await this.#send({ size: {} }, 0)).size?.size ?? 0;
   }
 
+  /** Resolves to the number of items queued and the number under lease. */
+  async count(): Promise<QueueCount> {
+    const { size = 0, leased = 0 } = (await this.#send({ size: {} }, 0)).size ??
+      {};
+    return { size, leased };
+  }
+
+  /**
+   * Leases the head item for `leaseMs` milliseconds, waiting up to `waitMs`
+   * for one; resolves to undefined when none came. The lease ends with the
+   * stream if it is not acked before.
+   */
+  async lease(leaseMs: number, waitMs = 0): Promise<LeasedItem | undefined> {
+    const command = { pop: { wait_ms: waitMs, lease_ms: leaseMs } };
+    return leasedItem((await this.#send(command, waitMs, true)).pop ?? {});
+  }
+
+  /** Removes a leased item for good; false when `receipt` holds no lease. */
+  async ack(receipt: string): Promise<boolean> {
+    return (await this.#send({ ack: { receipt } }, 0, true)).ack?.acked ??
+      false;
+  }
+
+  /** Puts a leased item back at the head; false when `receipt` holds no lease. */
+  async release(receipt: string): Promise<boolean> {
+    const reply = await this.#send({ release: { receipt } }, 0, true);
+    return reply.release?.released ?? false;
+  }
+
+  /** Ends the lease `leaseMs` from now; false when `receipt` holds no lease. */
+  async extend(receipt: string, leaseMs: number): Promise<boolean> {
+    const command = { extend: { receipt, lease_ms: leaseMs } };
+    return (await this.#send(command, 0, true)).extend?.extended ?? false;
+  }
+
   /** Whether commands go as unary calls (no `Session`, or a proxy). */
   get unary(): boolean {
     return this.#unary;
@@ -132,7 +174,17 @@ export class SessionClient implements RemoteQueue, Disposable {
     this.close();
   }
 
-  #send(command: Command, waitMs: number): Promise<Reply> {
+  /**
+   * Sends `command`, in order with the others; a lease command (`leasing`)
+   * first has the client check, once, that the server has leases (in a
+   * Session, a server without them would answer INVALID_ARGUMENT, and ignore
+   * a leasing Pop's lease).
+   */
+  #send(command: Command, waitMs: number, leasing = false): Promise<Reply> {
+    return this.#leaseCheck.run(leasing, () => this.#sendNow(command, waitMs));
+  }
+
+  #sendNow(command: Command, waitMs: number): Promise<Reply> {
     if (this.#unary) return this.#unaryCommands.send(command);
     const open = this.#open ?? this.#openStream();
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();

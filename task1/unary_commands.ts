@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { Command, Reply } from "./proto.ts";
-import type { QueueClient } from "./queue_client.ts";
+import type { Command, ItemResponse, Reply } from "./proto.ts";
+import type { LeasedItem, QueueClient } from "./queue_client.ts";
 
 /**
  * Makes `Session` commands as the unary calls of a {@linkcode QueueClient},
@@ -37,13 +37,34 @@ export class UnaryCommands {
       return { put: { added: await client.put(item, wait_ms) } };
     }
     if (command.pop) {
-      return { pop: itemOf(await client.pop(command.pop.wait_ms ?? 0)) };
+      const { wait_ms = 0, lease_ms = 0 } = command.pop;
+      if (lease_ms > 0) {
+        return { pop: leasedOf(await client.lease(lease_ms, wait_ms)) };
+      }
+      return { pop: itemOf(await client.pop(wait_ms)) };
     }
     if (command.peek) return { peek: itemOf(await client.peek()) };
-    return { size: { size: await client.size() } };
+    if (command.ack) {
+      return { ack: { acked: await client.ack(command.ack.receipt) } };
+    }
+    if (command.release) {
+      const released = await client.release(command.release.receipt);
+      return { release: { released } };
+    }
+    if (command.extend) {
+      const { receipt, lease_ms } = command.extend;
+      return { extend: { extended: await client.extend(receipt, lease_ms) } };
+    }
+    return { size: await client.count() };
   }
 }
 
-function itemOf(item: string | undefined): { item?: string } {
+function itemOf(item: string | undefined): ItemResponse {
   return item === undefined ? {} : { item };
+}
+
+function leasedOf(leased: LeasedItem | undefined): ItemResponse {
+  if (leased === undefined) return {};
+  const { item, receipt, deliveryCount } = leased;
+  return { item, receipt, delivery_count: deliveryCount };
 }

@@ -8,9 +8,9 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
-import { BoundedQueue } from "../task1/bounded_queue.ts";
+import { FakeQueue } from "../task1/fake_queue.ts";
 import { queueServiceDefinition } from "../task1/proto.ts";
-import { QueueClient, type RemoteQueue } from "../task1/queue_client.ts";
+import { QueueClient } from "../task1/queue_client.ts";
 import { runRepl } from "../task1/repl.ts";
 import { SessionClient } from "../task1/session_client.ts";
 import {
@@ -110,13 +110,7 @@ async function mergedOutput(
 
 /** What the REPL prints for `lines` over an in-memory queue of `size`. */
 async function modelOutput(lines: string[], size: number): Promise<string[]> {
-  const queue = new BoundedQueue<string>(size);
-  const memory: RemoteQueue = {
-    put: (item) => Promise.resolve(queue.put(item)),
-    peek: () => Promise.resolve(queue.peek()),
-    pop: () => Promise.resolve(queue.pop()),
-    size: () => Promise.resolve(queue.size),
-  };
+  const memory = new FakeQueue(size);
   const written: string[] = [];
   async function* source() {
     yield* lines;

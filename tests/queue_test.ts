@@ -335,6 +335,21 @@ Deno.test("queue programs exit 2 with the usage on a bad command line", async ()
     ["queue-client", ["127.0.0.1:1", ""], /^error: Missing command$/],
     [
       "queue-client",
+      ["127.0.0.1:1", "work", "--jobs", "2"],
+      /^error: Missing COMMAND: usage is "work \[\.\.\.\] -- COMMAND"$/,
+    ],
+    [
+      "queue-client",
+      ["127.0.0.1:1", "pop", "--jobs", "2"],
+      /^error: --jobs goes with work$/,
+    ],
+    [
+      "queue-client",
+      ["127.0.0.1:1", "work", "--lease", "0", "--", "cat"],
+      /^error: Invalid lease "0"/,
+    ],
+    [
+      "queue-client",
       ["127.0.0.1:1", "--bogus"],
       /^error: Unknown option '--bogus'/,
     ],
