@@ -12,7 +12,18 @@ import { HealthImplementation } from "grpc-health-check";
 import { formatHostPort } from "../lib/address.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
-import { serverCredentials, tokenInterceptor } from "./credentials.ts";
+import { ConnDuplex } from "./conn_duplex.ts";
+import {
+  acceptConnections,
+  type AcceptOptions,
+  type Acceptor,
+} from "./connections.ts";
+import { watchCallStart } from "./call_start.ts";
+import {
+  acceptTls,
+  serverTlsContext,
+  tokenInterceptor,
+} from "./credentials.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./grpc_framing.ts";
 import {
   DEFAULT_MAX_ITEM_BYTES,
@@ -39,7 +50,7 @@ const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
 const MAX_CONCURRENT_STREAMS = 32;
 
 /** Options of {@linkcode createQueueServer}. */
-export interface QueueServerOptions {
+export interface QueueServerOptions extends AcceptOptions {
   /**
    * The largest item accepted, in bytes of UTF-8; a larger one is refused
    * with status INVALID_ARGUMENT.
@@ -54,6 +65,13 @@ export interface QueueServerOptions {
    * absent.
    */
   token?: TokenGate;
+  /**
+   * How long a connection may stay without a call before the server sends
+   * it a GOAWAY and closes it, in milliseconds.
+   *
+   * @default {300000}
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Options of {@linkcode QueueServer.shutdown}. */
@@ -99,7 +117,12 @@ export function createQueueServer(
   store: QueueStore,
   options: QueueServerOptions = {},
 ): QueueServer {
-  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
+  const {
+    maxItemBytes = DEFAULT_MAX_ITEM_BYTES,
+    tls,
+    token,
+    idleTimeoutMs = 300_000,
+  } = options;
   // Aborted by shutdown: sessions then take no further command.
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
@@ -109,6 +132,8 @@ export function createQueueServer(
       maxItemBytes + MESSAGE_OVERHEAD_BYTES,
     ),
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    // grpc-js takes 2^31 - 1 ms and more as no idle timeout at all.
+    "grpc.max_connection_idle_ms": Math.min(idleTimeoutMs, 2 ** 31 - 1),
     interceptors: token === undefined ? [] : [tokenInterceptor(token)],
   });
   server.addService(
@@ -129,21 +154,36 @@ export function createQueueServer(
   health.addToServer(server);
   new ReflectionService(pkg).addToServer(server);
 
+  // grpc-js serves the connections accepted here (see `connections.ts`),
+  // TLS already unwrapped when `tls` is given: Deno's own TLS listener does
+  // not close a connection whose handshake has not finished.
+  const tlsContext = tls === undefined ? undefined : serverTlsContext(tls);
+  const injector = server.createConnectionInjector(
+    grpc.ServerCredentials.createInsecure(),
+  );
+  let acceptor: Acceptor | undefined;
+
   function listen(hostname: string, port: number): Promise<number> {
-    const address = formatHostPort(hostname, port);
-    return new Promise((resolve, reject) => {
-      server.bindAsync(
-        address,
-        serverCredentials(tls),
-        (error, boundPort) => {
-          if (error) {
-            reject(new Error(`Cannot listen on "${address}": ${why(error)}`));
-          } else {
-            resolve(boundPort);
-          }
-        },
+    let listener: Deno.TcpListener;
+    try {
+      listener = Deno.listen({ hostname, port });
+    } catch (error: unknown) {
+      const address = formatHostPort(hostname, port);
+      return Promise.reject(
+        new Error(`Cannot listen on "${address}": ${why(error)}`),
       );
-    });
+    }
+    acceptor = acceptConnections(listener, (connection) => {
+      // Without it each reply waits for the client's delayed ACK (Nagle).
+      connection.conn.setNoDelay(true);
+      const plain = new ConnDuplex(connection);
+      const socket = tlsContext === undefined
+        ? plain
+        : acceptTls(plain, tlsContext);
+      injector.injectConnection(socket);
+      watchCallStart(socket, connection.established);
+    }, options);
+    return Promise.resolve((listener.addr as Deno.NetAddr).port);
   }
 
   async function shutdown(
@@ -151,14 +191,19 @@ export function createQueueServer(
   ): Promise<boolean> {
     const { graceMs = 2000 } = shutdownOptions;
     closing.abort();
+    acceptor?.stop();
     health.setStatus("", "NOT_SERVING");
     health.setStatus(QUEUE_SERVICE_NAME, "NOT_SERVING");
+    // Each connection closes once its calls are done (grpc-js sent it a
+    // GOAWAY); on Deno, grpc-js's own shutdown callback comes before that.
+    server.tryShutdown(() => {});
     const finished = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         server.forceShutdown();
+        acceptor?.closeAll();
         resolve(false);
       }, graceMs);
-      server.tryShutdown(() => {
+      (acceptor?.drained() ?? Promise.resolve()).then(() => {
         clearTimeout(timer);
         resolve(true);
       });
@@ -242,8 +287,7 @@ function unary<Request, Response>(
   };
 }
 
-function why(error: Error): string {
-  return /EADDRINUSE/.test(error.message)
-    ? "address already in use"
-    : error.message;
+function why(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
+  return error instanceof Error ? error.message : String(error);
 }
