@@ -1,14 +1,17 @@
 /**
  * TLS and token authentication for the queue's gRPC server and client: the
- * server's credentials and its one token check covering every RPC, and the
- * client's channel credentials and `authorization` metadata on every call.
+ * server's TLS and its one token check covering every RPC, and the client's
+ * channel credentials and `authorization` metadata on every call.
  *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { ClientTls, ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
+import type { ConnDuplex } from "./conn_duplex.ts";
 
 /** The metadata key that carries the token, as `Bearer <token>`. */
 export const AUTHORIZATION_KEY = "authorization";
@@ -25,22 +28,87 @@ const OPEN_SERVICE_PREFIXES = [
 ];
 
 /**
- * The server's credentials: plain without `tls`, else TLS with its
- * certificate chain and key and no client certificates.
+ * The server's TLS context: its certificate chain and key. No client
+ * certificate is asked for, so no list of acceptable CAs goes out in the
+ * handshake.
  */
-export function serverCredentials(tls?: ServerTls): grpc.ServerCredentials {
-  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-  const cert = Buffer.from(tls.cert);
-  // Never null rootCerts: grpc-js then loads every default root as the list
-  // of acceptable client CAs, and under Deno that list goes out in the
-  // handshake even though no client certificate is asked for: a 16.5 KB
-  // message that OpenSSL, grpcio and rustls clients reject as too large.
-  // The server's own chain is a short list that is never used for checks.
-  return grpc.ServerCredentials.createSsl(
-    cert,
-    [{ cert_chain: cert, private_key: Buffer.from(tls.key) }],
-    false,
-  );
+export function serverTlsContext(tls: ServerTls): SecureContext {
+  return createSecureContext({ cert: tls.cert, key: tls.key });
+}
+
+/**
+ * The server side of TLS over an accepted connection's `socket`, offering
+ * HTTP/2 (`h2`) by ALPN, as a plain stream of what the client sent and
+ * what it is sent: Deno's `node:http2` serves a `TLSSocket` only from its
+ * own TLS server, and a plain stream from any server. A failed handshake (a
+ * client speaking plain HTTP/2, for one) closes the connection at once.
+ */
+export function acceptTls(socket: ConnDuplex, context: SecureContext): Duplex {
+  const secure = new TLSSocket(socket, {
+    isServer: true,
+    secureContext: context,
+    ALPNProtocols: ["h2"],
+  });
+  return new PlainText(secure, socket);
+}
+
+/** The plain text of a {@linkcode TLSSocket}, with its connection's addresses. */
+class PlainText extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly #secure: TLSSocket;
+  readonly #socket: ConnDuplex;
+
+  constructor(secure: TLSSocket, socket: ConnDuplex) {
+    super({ allowHalfOpen: false });
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.remoteFamily = socket.remoteFamily;
+    this.localAddress = socket.localAddress;
+    this.localPort = socket.localPort;
+    this.#secure = secure;
+    this.#socket = socket;
+    secure.on("data", (chunk: Buffer) => {
+      if (!this.push(chunk)) secure.pause();
+    });
+    secure.on("end", () => this.push(null));
+    secure.on("error", () => this.destroy());
+    secure.on("close", () => {
+      socket.destroy();
+      this.destroy();
+    });
+  }
+
+  /** Lets the TLS socket flow again. */
+  override _read(): void {
+    this.#secure.resume();
+  }
+
+  /** Encrypts and sends one chunk. */
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#secure.write(chunk, callback);
+  }
+
+  /** Ends the TLS session's writing half. */
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#secure.end(() => callback());
+  }
+
+  /** Closes the TLS socket, and so the connection. */
+  override _destroy(
+    error: Error | null,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#secure.destroy();
+    callback(error);
+  }
 }
 
 /**

@@ -12,7 +12,18 @@ import { HealthImplementation } from "grpc-health-check";
 import { formatHostPort } from "../lib/address.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
-import { serverCredentials, tokenInterceptor } from "./credentials.ts";
+import { ConnDuplex } from "./conn_duplex.ts";
+import {
+  acceptConnections,
+  type AcceptOptions,
+  type Acceptor,
+} from "./connections.ts";
+import { watchCallStart } from "./call_start.ts";
+import {
+  acceptTls,
+  serverTlsContext,
+  tokenInterceptor,
+} from "./credentials.ts";
 import { checkingItemUtf8 } from "./item_utf8.ts";
 import type { QueueMetrics } from "./metrics.ts";
 import {
@@ -49,7 +60,7 @@ const MAX_CONCURRENT_STREAMS = 32;
 const MAX_RECEIVING_CALLS = 128;
 
 /** Options of {@linkcode createQueueServer}. */
-export interface QueueServerOptions {
+export interface QueueServerOptions extends AcceptOptions {
   /**
    * The largest item accepted, in bytes of UTF-8; a larger one is refused
    * with status INVALID_ARGUMENT.
@@ -66,6 +77,13 @@ export interface QueueServerOptions {
   token?: TokenGate;
   /** Count every operation and Session stream in these metrics; none when absent. */
   metrics?: QueueMetrics;
+  /**
+   * How long a connection may stay without a call before the server sends
+   * it a GOAWAY and closes it, in milliseconds.
+   *
+   * @default {300000}
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Options of {@linkcode QueueServer.shutdown}. */
@@ -111,14 +129,21 @@ export function createQueueServer(
   store: QueueStore,
   options: QueueServerOptions = {},
 ): QueueServer {
-  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token, metrics } =
-    options;
+  const {
+    maxItemBytes = DEFAULT_MAX_ITEM_BYTES,
+    tls,
+    token,
+    metrics,
+    idleTimeoutMs = 300_000,
+  } = options;
   // Aborted by shutdown: sessions then take no further command.
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": maxItemBytes + MESSAGE_OVERHEAD_BYTES,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    // grpc-js takes 2^31 - 1 ms and more as no idle timeout at all.
+    "grpc.max_connection_idle_ms": Math.min(idleTimeoutMs, 2 ** 31 - 1),
     // The token is checked first: a call refused for it takes no place
     // among those being received.
     interceptors: [
@@ -149,21 +174,36 @@ export function createQueueServer(
   health.addToServer(server);
   new ReflectionService(pkg).addToServer(server);
 
+  // grpc-js serves the connections accepted here (see `connections.ts`),
+  // TLS already unwrapped when `tls` is given: Deno's own TLS listener does
+  // not close a connection whose handshake has not finished.
+  const tlsContext = tls === undefined ? undefined : serverTlsContext(tls);
+  const injector = server.createConnectionInjector(
+    grpc.ServerCredentials.createInsecure(),
+  );
+  let acceptor: Acceptor | undefined;
+
   function listen(hostname: string, port: number): Promise<number> {
-    const address = formatHostPort(hostname, port);
-    return new Promise((resolve, reject) => {
-      server.bindAsync(
-        address,
-        serverCredentials(tls),
-        (error, boundPort) => {
-          if (error) {
-            reject(new Error(`Cannot listen on "${address}": ${why(error)}`));
-          } else {
-            resolve(boundPort);
-          }
-        },
+    let listener: Deno.TcpListener;
+    try {
+      listener = Deno.listen({ hostname, port });
+    } catch (error: unknown) {
+      const address = formatHostPort(hostname, port);
+      return Promise.reject(
+        new Error(`Cannot listen on "${address}": ${why(error)}`),
       );
-    });
+    }
+    acceptor = acceptConnections(listener, (connection) => {
+      // Without it each reply waits for the client's delayed ACK (Nagle).
+      connection.conn.setNoDelay(true);
+      const plain = new ConnDuplex(connection);
+      const socket = tlsContext === undefined
+        ? plain
+        : acceptTls(plain, tlsContext);
+      injector.injectConnection(socket);
+      watchCallStart(socket, connection.established);
+    }, options);
+    return Promise.resolve((listener.addr as Deno.NetAddr).port);
   }
 
   async function shutdown(
@@ -172,14 +212,19 @@ export function createQueueServer(
     const { graceMs = 2000 } = shutdownOptions;
     closing.abort();
     metrics?.shuttingDown();
+    acceptor?.stop();
     health.setStatus("", "NOT_SERVING");
     health.setStatus(QUEUE_SERVICE_NAME, "NOT_SERVING");
+    // Each connection closes once its calls are done (grpc-js sent it a
+    // GOAWAY); on Deno, grpc-js's own shutdown callback comes before that.
+    server.tryShutdown(() => {});
     const finished = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         server.forceShutdown();
+        acceptor?.closeAll();
         resolve(false);
       }, graceMs);
-      server.tryShutdown(() => {
+      (acceptor?.drained() ?? Promise.resolve()).then(() => {
         clearTimeout(timer);
         resolve(true);
       });
@@ -293,8 +338,7 @@ function unary<Request, Response>(
   };
 }
 
-function why(error: Error): string {
-  return /EADDRINUSE/.test(error.message)
-    ? "address already in use"
-    : error.message;
+function why(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
+  return error instanceof Error ? error.message : String(error);
 }

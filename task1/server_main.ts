@@ -10,6 +10,7 @@ import {
   expectPositionals,
   parseArgument,
   parseCommandLine,
+  parsePositiveInteger,
   type Program,
   type ProgramContext,
   runProgram,
@@ -44,7 +45,8 @@ const USAGE =
                                                   [--redis-ca FILE]]
                     [--max-bytes BYTES] [--host ADDR] [--quiet]
                     [--tls-cert FILE --tls-key FILE] [--token-file FILE]
-                    [--metrics [HOST:]PORT]
+                    [--max-connections N] [--handshake-timeout SECONDS]
+                    [--idle-timeout SECONDS] [--metrics [HOST:]PORT]
 
 Serves a bounded first-in, first-out queue over gRPC (queue.v1.QueueService),
 shared by every client, with the gRPC health service and server reflection.
@@ -72,6 +74,16 @@ Options:
                      health on /healthz (HOST defaults to 127.0.0.1; no TLS,
                      no token: keep it on a private address)
 ${serverSecurityUsage(21)}
+  --max-connections N
+                     most connections open at once; one more is closed as
+                     soon as it is accepted (default 10000)
+  --handshake-timeout SECONDS
+                     close a connection that has not started a call this
+                     long after it was accepted, TLS handshake included
+                     (default 10)
+  --idle-timeout SECONDS
+                     send GOAWAY to, and close, a connection that has had no
+                     call in progress for this long (default 300)
   -h, --help         show this help
 
 A Put answers False when the queue holds SIZE items or when its item would
@@ -163,6 +175,9 @@ async function main(
     "max-bytes": { type: "string", default: String(DEFAULT_MAX_BYTES) },
     quiet: { type: "boolean", default: false },
     metrics: { type: "string" },
+    "max-connections": { type: "string", default: "10000" },
+    "handshake-timeout": { type: "string", default: "10" },
+    "idle-timeout": { type: "string", default: "300" },
     help: { type: "boolean", short: "h", default: false },
     ...SERVER_SECURITY_OPTIONS,
   });
@@ -175,6 +190,16 @@ async function main(
   const port = parseArgument(portText, parsePort);
   const capacity = parseArgument(sizeText, parseCapacity);
   const maxBytes = parseArgument(values["max-bytes"], parseByteSize);
+  const limits = {
+    maxConnections: parsePositiveInteger(
+      values["max-connections"],
+      "--max-connections",
+    ),
+    handshakeTimeoutMs: 1000 *
+      parsePositiveInteger(values["handshake-timeout"], "--handshake-timeout"),
+    idleTimeoutMs: 1000 *
+      parsePositiveInteger(values["idle-timeout"], "--idle-timeout"),
+  };
   const { host, quiet, data } = values;
   if (values.redis !== undefined && data !== undefined) {
     throw new UsageError("--data and --redis cannot be used together");
@@ -224,6 +249,7 @@ async function main(
   metrics?.watchStore(store);
   const server = createQueueServer(store, {
     ...security,
+    ...limits,
     ...(metrics ? { metrics } : {}),
   });
   let boundPort: number;
