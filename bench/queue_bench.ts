@@ -8,8 +8,8 @@
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import { parseHostPort } from "../lib/address.ts";
-import { BoundedQueue } from "../task1/bounded_queue.ts";
 import { QueueClient } from "../task1/queue_client.ts";
+import { Utf8Queue } from "../task1/utf8_queue.ts";
 import {
   commandSucceeds,
   LineQueue,
@@ -19,6 +19,7 @@ import {
   startServer,
   within,
 } from "../tests/harness.ts";
+import { PROGRAMS } from "../scripts/programs.ts";
 import { pinServer } from "./cpu_pin.ts";
 import { type RunningServer, startPeer } from "./peers.ts";
 import { percentile } from "./stats.ts";
@@ -32,11 +33,16 @@ export interface TargetServer extends RunningServer {
 /**
  * Starts the real queue server with capacity `size` and the options in
  * `extra` (`--quiet` unless `extra` is given), pinned to the server core.
+ * With `v8Flags`, it runs from source with the build's permissions and
+ * exactly these V8 options instead of the build's.
  */
 export async function startQueueServer(
   size: number,
   extra: string[] = ["--quiet"],
+  v8Flags?: readonly string[],
 ): Promise<TargetServer> {
+  const args = ["0", String(size), "--host", "127.0.0.1", ...extra];
+  if (v8Flags !== undefined) return await startWithV8Flags(args, v8Flags);
   const started = await startServer("queue-server", [
     "0",
     String(size),
@@ -50,6 +56,70 @@ export async function startQueueServer(
     pid: started.server.process.pid,
     program: started.server,
     [Symbol.asyncDispose]: () => started[Symbol.asyncDispose](),
+  };
+}
+
+/**
+ * Two sets of V8 options for queue-server, measured side by side by the
+ * `v8` section: the GC tuning of issue 11, which kept items that were
+ * strings on the heap small, and only what the heap limit and the
+ * large-item collector need.
+ */
+export const V8_OPTION_SETS = {
+  "GC-tuned (--max-semi-space-size=1, --heap-growing-percent=20)": [
+    "--max-old-space-size=8192",
+    "--expose-gc",
+    "--max-semi-space-size=1",
+    "--heap-growing-percent=20",
+  ],
+  "heap limit and --expose-gc only": [
+    "--max-old-space-size=8192",
+    "--expose-gc",
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Whether `flags` are exactly the V8 options queue-server is built with. */
+export function isBuildV8Flags(flags: readonly string[]): boolean {
+  const build: readonly string[] = PROGRAMS["queue-server"].v8Flags ?? [];
+  return build.join() === flags.join();
+}
+
+/** Runs queue-server from source with `v8Flags`, pinned to the server core. */
+async function startWithV8Flags(
+  args: string[],
+  v8Flags: readonly string[],
+): Promise<TargetServer> {
+  const spec = PROGRAMS["queue-server"];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...spec.permissions,
+      `--v8-flags=${v8Flags.join(",")}`,
+      spec.entry,
+      ...args,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new LineQueue(process.stderr);
+  const first = await stderr.next();
+  const port = Number(first?.match(/listening on .*:(\d+)$/)?.[1]);
+  if (!port) {
+    process.kill("SIGKILL");
+    await process.status;
+    throw new Error(`queue-server did not report its port; it said: ${first}`);
+  }
+  await pinServer(process.pid);
+  return {
+    port,
+    pid: process.pid,
+    [Symbol.asyncDispose]: async () => {
+      process.kill("SIGKILL");
+      await process.status;
+      await stderr.rest().catch(() => {});
+    },
   };
 }
 
@@ -100,6 +170,12 @@ export interface H2loadOptions {
   tls?: boolean;
   /** Extra request headers, such as `authorization: Bearer ...`. */
   headers?: string[];
+  /**
+   * How many connections carry the streams.
+   *
+   * @default {Math.min(8, concurrency)}
+   */
+  connections?: number;
 }
 
 /** Whether h2load (Debian's nghttp2-client) is on PATH. */
@@ -186,13 +262,14 @@ export async function checkGrpcBodies(
 
 /**
  * Runs h2load against `server`: `calls` gRPC calls at `concurrency` streams
- * over up to 8 connections, alternating Put and Pop or Size only. Put and
- * Pop get the empty message (an empty item, no wait); Puts alone get a
- * 16-byte item. Each body is checked with {@linkcode checkGrpcBodies} first.
+ * over up to 8 connections, alternating Put and Pop or Size only, or Puts or
+ * Pops only, and resolves to the calls per second. Put and Pop get the empty
+ * message (an empty item, no wait); Puts alone get a 16-byte item. Each body
+ * is checked with {@linkcode checkGrpcBodies} first.
  */
-async function h2load(
+export async function h2load(
   server: TargetServer,
-  workload: Workload | "put",
+  workload: Workload | "put" | "pop",
   concurrency: number,
   calls: number,
   options: H2loadOptions = {},
@@ -205,11 +282,15 @@ async function h2load(
   try {
     const frame = workload === "put" ? putFrame() : EMPTY_FRAME;
     await Deno.writeFile(body, frame);
-    const connections = Math.min(8, concurrency);
+    const { connections = Math.min(8, concurrency) } = options;
     const scheme = tls ? "https" : "http";
     const base = `${scheme}://127.0.0.1:${server.port}/queue.v1.QueueService/`;
-    const uris =
-      { "size": ["Size"], "put": ["Put"], "put+pop": ["Put", "Pop"] }[workload];
+    const uris = {
+      "size": ["Size"],
+      "put": ["Put"],
+      "pop": ["Pop"],
+      "put+pop": ["Put", "Pop"],
+    }[workload];
     await checkGrpcBodies(server.port, uris, frame, options);
     const { stdout, success } = await within(
       new Deno.Command("h2load", {
@@ -223,7 +304,7 @@ async function h2load(
         stderr: "null",
       }).output(),
       "h2load",
-      600_000,
+      Math.max(600_000, calls),
     );
     const text = new TextDecoder().decode(stdout);
     const rate = Number(text.match(/, ([\d.]+) req\/s/)?.[1]);
@@ -339,20 +420,25 @@ export async function memoryPerItem(
 }
 
 /**
- * The queue core's live data per item, in bytes of V8 heap: a
- * {@linkcode BoundedQueue} in this process holding `items` distinct 16-byte
- * strings decoded from bytes, as the server's items are.
+ * The queue core's live data per item, in bytes of V8 heap and of
+ * `ArrayBuffer`s outside it: a {@linkcode Utf8Queue} in this process holding
+ * `items` distinct 16-byte strings decoded from bytes, as the server's
+ * items are.
  */
-export function queueCoreHeapBytesPerItem(items: number): number {
+export function queueCoreBytesPerItem(items: number): number {
   const decoder = new TextDecoder();
   const bytes = new TextEncoder().encode("0123456789abcdef");
-  const before = Deno.memoryUsage().heapUsed;
-  const queue = new BoundedQueue<string>(items);
+  const used = () => {
+    const { heapUsed, external } = Deno.memoryUsage();
+    return heapUsed + external;
+  };
+  const before = used();
+  const queue = new Utf8Queue(items);
   for (let i = 0; i < items; i++) {
     bytes[i % 16] = 0x61 + (i % 26);
     queue.put(decoder.decode(bytes));
   }
-  const perItem = (Deno.memoryUsage().heapUsed - before) / items;
+  const perItem = (used() - before) / items;
   if (queue.size !== items) throw new Error("The queue lost items");
   return perItem;
 }
@@ -385,4 +471,72 @@ export async function clientStartupMs(server: TargetServer): Promise<number> {
   const { code } = await client.exit();
   if (code !== 0) throw new Error(`queue-client exited ${code}`);
   return performance.now() - start;
+}
+
+/** How the fill figures drive the server: one connection, 32 streams. */
+const FILL_LOAD = { concurrency: 32, connections: 1 } as const;
+
+/** What {@linkcode fillFigures} measured on one server. */
+export interface FillResult {
+  /** Puts per second of the first 100,000 Puts, into a new, empty queue. */
+  emptyPutsPerSecond: number;
+  /** Puts per second from 100,000 to 1,000,000 queued items. */
+  largePutsPerSecond: number;
+  /** Puts per second over the whole fill from 0 to 1,000,000 items. */
+  fillPutsPerSecond: number;
+  /** Server CPU per Put over the fill from 0 to 1,000,000, in microseconds. */
+  fillCpuMicros: number;
+  /** Server RSS growth per queued item at 1,000,000 items, in bytes. */
+  perItemAt1M: number;
+  /** RSS after the first fill to 1,000,000 items, in bytes. */
+  firstFill: number;
+  /** RSS after 1,000,000 Pops emptied the queue, in bytes. */
+  drained: number;
+  /** RSS after filling to 1,000,000 items again, in bytes. */
+  secondFill: number;
+  /** Server RSS growth per queued item at 3,000,000 items, if measured. */
+  perItemAt3M?: number;
+}
+
+/**
+ * Drives a new server of 3,000,000 slots with h2load (1 connection, 32
+ * streams, 16-byte items): 100,000 Puts into the empty queue, Puts to
+ * 1,000,000, 1,000,000 Pops, 1,000,000 Puts again, and with `to3M` Puts on
+ * to 3,000,000. Takes the Put rates, the server's CPU, and its RSS after each
+ * step; growth per item is gross (the calls' garbage counts too) and since
+ * the idle server.
+ */
+export async function fillFigures(
+  start: (size: number) => Promise<TargetServer>,
+  to3M: boolean,
+): Promise<FillResult> {
+  await using server = await start(3_000_000);
+  const stats = () => processStats(server.pid);
+  const run = (workload: "put" | "pop", calls: number) =>
+    h2load(server, workload, FILL_LOAD.concurrency, calls, FILL_LOAD);
+  const idle = await stats();
+  const emptyPutsPerSecond = await run("put", 100_000);
+  const largePutsPerSecond = await run("put", 900_000);
+  const filled = await stats();
+  await run("pop", 1_000_000);
+  const drained = (await stats()).rssBytes;
+  await run("put", 1_000_000);
+  const secondFill = (await stats()).rssBytes;
+  let perItemAt3M: number | undefined;
+  if (to3M) {
+    await run("put", 2_000_000);
+    perItemAt3M = ((await stats()).rssBytes - idle.rssBytes) / 3e6;
+  }
+  return {
+    emptyPutsPerSecond,
+    largePutsPerSecond,
+    fillPutsPerSecond: 1e6 /
+      (1e5 / emptyPutsPerSecond + 9e5 / largePutsPerSecond),
+    fillCpuMicros: (filled.cpuSeconds - idle.cpuSeconds) * 1e6 / 1e6,
+    perItemAt1M: (filled.rssBytes - idle.rssBytes) / 1e6,
+    firstFill: filled.rssBytes,
+    drained,
+    secondFill,
+    ...(perItemAt3M === undefined ? {} : { perItemAt3M }),
+  };
 }

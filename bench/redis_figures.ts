@@ -7,7 +7,7 @@
 import {
   h2loadRun,
   hasH2load,
-  queueCoreHeapBytesPerItem,
+  queueCoreBytesPerItem,
   startQueueServer,
 } from "./queue_bench.ts";
 import { redisBytesPerItem, sharedThroughput } from "./redis_bench.ts";
@@ -84,7 +84,7 @@ export async function redisFigures(report: Report): Promise<void> {
     `redis: Redis used_memory per queued 16-byte item (${items} items)`,
     unit(3, " B")(redisBytes!),
     `in-memory queue core ${
-      unit(3, " B")(queueCoreHeapBytesPerItem(items))
-    } of V8 heap per item`,
+      unit(3, " B")(queueCoreBytesPerItem(items))
+    } per item (heap and slabs)`,
   );
 }

@@ -62,11 +62,14 @@ export const PROGRAMS = {
     entry: "task1/server_main.ts",
     // A young generation of 1 MiB semi-spaces and an old generation that
     // grows by 20% instead of V8's default factor: grpc-js garbage promoted
-    // around the items otherwise stays in the heap. Bench, 1,000,000 Puts of
-    // 16-byte items, gross RSS growth per Put: 299 B with V8's defaults,
-    // 248 B with the semi-spaces alone, 84 B with both (the Python peer: 91
-    // B), for about 40% more CPU per Put while the queue grows (117 against
-    // 85 us; more frequent full collections over the items).
+    // around the items otherwise stays in the heap. Measured in issue 11,
+    // when the items were strings on the heap: gross RSS growth per Put of
+    // a 16-byte item over 1,000,000 Puts 299 B with V8's defaults, 84 B with
+    // both, for about 40% more CPU per Put. With the items as UTF-8 slabs
+    // off the heap (Utf8Queue) they still pay: at about 0.5M queued items
+    // (one run on a loaded machine, both sets at once) 80 B against 248 B
+    // gross per item, for about 25% more CPU per Put (156 against 123 us).
+    // `deno task bench v8` measures both sets side by side.
     //
     // grpc-js reads these variables when it loads (and @redis/client, for
     // --redis, the last two: debug switches of its maintenance-notification
@@ -83,12 +86,14 @@ export const PROGRAMS = {
     // never made: the server locks the file exclusively). node:sqlite needs
     // no --allow-ffi.
     //
-    // The items are strings on the V8 heap; the default heap limit (about 4
-    // GiB) would cap --max-bytes at 1.8 GiB, so the heap may grow to 8 GiB,
-    // which lets --max-bytes go to 3.8 GiB (see checkHeapHolds in
-    // task1/server_main.ts). --expose-gc lets the server collect the garbage
-    // of large items every 32 MiB instead of letting it pile up to twice the
-    // live heap (see largeItemCollector in task1/operations.ts).
+    // The queued items are UTF-8 slabs outside the V8 heap, but with --data
+    // the file's items are read into strings at start, up to 2 bytes per
+    // UTF-8 byte; the default heap limit (about 4 GiB) would cap --max-bytes
+    // with --data at 1.8 GiB, so the heap may grow to 8 GiB, which lets it go
+    // to 3.8 GiB (see checkHeapHolds in task1/server_main.ts). --expose-gc
+    // lets the server collect the garbage of large items every 32 MiB
+    // instead of letting it pile up to twice the live heap (see
+    // largeItemCollector in task1/operations.ts).
     permissions: [
       "--allow-net",
       "--allow-env=GRPC_NODE_VERBOSITY,GRPC_VERBOSITY,GRPC_NODE_TRACE,GRPC_TRACE,GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",

@@ -208,7 +208,7 @@ async function main(
   if (values["redis-key"] !== undefined && redis === undefined) {
     throw new UsageError("--redis-key needs --redis");
   }
-  if (redis === undefined) checkHeapHolds(maxBytes);
+  if (data !== undefined) checkHeapHolds(maxBytes);
   const { warning, ...security } = await readServerSecurity(values, host);
   const metricsAddress = values.metrics === undefined
     ? undefined
@@ -306,9 +306,12 @@ async function main(
 }
 
 /**
- * Refuses a `--max-bytes` that the JavaScript heap cannot hold: items are
- * strings on the heap, which take up to 2 bytes per UTF-8 byte (a string
- * with one character past U+00FF is stored as UTF-16), plus a reserve.
+ * Refuses, for `--data`, a `--max-bytes` that the JavaScript heap cannot
+ * hold while the file is loaded: queued items live as UTF-8 in slabs off
+ * the heap (`Utf8Queue`), so they need no heap in memory alone, but at start
+ * the journal reads the file's items into strings, all at once, which take
+ * up to 2 bytes per UTF-8 byte (a string with one character past U+00FF is
+ * stored as UTF-16), plus a reserve.
  *
  * @throws {Error} when twice `maxBytes` and the reserve pass the heap limit
  */
@@ -317,7 +320,7 @@ function checkHeapHolds(maxBytes: number): void {
   const most = Math.floor((limit - HEAP_RESERVE_BYTES) / 2);
   if (maxBytes > most) {
     throw new Error(
-      `--max-bytes ${maxBytes} is more than this process can hold: ` +
+      `--max-bytes ${maxBytes} is more than this process can load from --data: ` +
         `its heap limit of ${limit} bytes allows at most ${most}`,
     );
   }
