@@ -15,11 +15,14 @@ class ManualJournal implements Journal {
   get failed() {
     return this.#controller.signal;
   }
-  appended(item: string) {
-    this.log.push(`+${item}`);
+  appended(seq: number, item: string) {
+    this.log.push(`+${item}@${seq}`);
   }
-  removed(count: number) {
-    this.log.push(`-${count}`);
+  removed(seq: number) {
+    this.log.push(`-${seq}`);
+  }
+  leased(seq: number, deliveryCount: number) {
+    this.log.push(`~${seq}x${deliveryCount}`);
   }
   durable() {
     return this.#batch.promise;
@@ -61,7 +64,7 @@ Deno.test("QueueEngine with a journal decides at once but answers only once the 
   let answered = false;
   const put = store.put("a").then((added) => (answered = added));
   const pop = store.pop();
-  assert.deepEqual(journal.log, ["+a", "-1"], "decided in arrival order");
+  assert.deepEqual(journal.log, ["+a@1", "-1"], "decided in arrival order");
   await settle();
   assert.equal(answered, false, "not before the commit");
   journal.commit();

@@ -13,17 +13,32 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Journal } from "../engine.ts";
+import type { Journal, ReturnedItem } from "../engine.ts";
 import { type JournalStatus, StoreFailedError } from "../mod.ts";
 import { StoreFileError } from "./file.ts";
 import { WORKER_NAME, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
-/** A batch of changes: appends from `firstSeq` on, and removals. */
+/**
+ * A batch of changes: appends from `firstSeq` on, new delivery counts by
+ * seq, and removals as `[from, to)` ranges of seq.
+ */
 interface Batch {
   firstSeq: number;
   items: string[];
-  removals: number;
+  counts: Map<number, number>;
+  removals: [number, number][];
+  removed: number;
   done: PromiseWithResolvers<void>;
+}
+
+/** What a queue file holds when opened, for the engine. */
+export interface OpenedFile {
+  /** The items never leased, head first. */
+  items: string[];
+  /** The seq of the first of `items` (or of the next item put). */
+  firstSeq: number;
+  /** The items leased and not acked, in put order. */
+  returned: ReturnedItem[];
 }
 
 /**
@@ -37,10 +52,6 @@ export class SqliteJournal implements Journal {
     name: WORKER_NAME,
   });
   #replies: ((reply: WorkerReply) => void) | undefined;
-  /** The seq of the next item appended. */
-  #next = 1;
-  /** The seq of the head item. */
-  #head = 1;
   /** The batch being written, if any. */
   #writing: Batch | undefined;
   /** The batch gathering changes, if any. */
@@ -68,17 +79,23 @@ export class SqliteJournal implements Journal {
   }
 
   /**
-   * Has the worker open `path` and resolves to its items, head first.
+   * Has the worker open `path` and resolves to what it holds.
    *
    * @throws {StoreFileError} when the worker cannot use the file
    */
-  async open(path: string, maxFileBytes?: number): Promise<string[]> {
+  async open(path: string, maxFileBytes?: number): Promise<OpenedFile> {
     const items: string[] = [];
+    const returned: ReturnedItem[] = [];
+    let firstSeq = 1;
     const loaded = Promise.withResolvers<void>();
     this.#replies = (reply) => {
       if (reply.type === "opened") {
-        this.#head = reply.head;
-        this.#next = reply.next;
+        firstSeq = reply.head;
+      } else if (reply.type === "returned") {
+        const rows = JSON.parse(reply.items) as [number, string, number][];
+        for (const [seq, item, deliveryCount] of rows) {
+          returned.push({ seq, item, deliveryCount });
+        }
       } else if (reply.type === "chunk") {
         for (const item of JSON.parse(reply.items) as string[]) {
           items.push(item);
@@ -107,19 +124,29 @@ export class SqliteJournal implements Journal {
       throw error;
     }
     this.#replies = (reply) => this.#onReply(reply);
-    return items;
+    return { items, firstSeq, returned };
   }
 
   /** Records an append in the batch gathering changes. */
-  appended(item: string): void {
-    this.#batch().items.push(item);
-    this.#next++;
+  appended(seq: number, item: string): void {
+    const batch = this.#batch();
+    // The engine appends seqs one after another.
+    if (batch.items.length === 0) batch.firstSeq = seq;
+    batch.items.push(item);
   }
 
-  /** Records removals in the batch gathering changes. */
-  removed(count: number): void {
-    this.#batch().removals += count;
-    this.#head += count;
+  /** Records a removal in the batch gathering changes. */
+  removed(seq: number): void {
+    const batch = this.#batch();
+    const last = batch.removals.at(-1);
+    if (last !== undefined && last[1] === seq) last[1]++;
+    else batch.removals.push([seq, seq + 1]);
+    batch.removed++;
+  }
+
+  /** Records a new delivery count in the batch gathering changes. */
+  leased(seq: number, deliveryCount: number): void {
+    this.#batch().counts.set(seq, deliveryCount);
   }
 
   /** Resolves once the last batch holding a change so far is committed. */
@@ -169,7 +196,14 @@ export class SqliteJournal implements Journal {
       const done = Promise.withResolvers<void>();
       // Unhandled only when no caller awaits it, e.g. a failure at close.
       done.promise.catch(() => {});
-      this.#gathering = { firstSeq: this.#next, items: [], removals: 0, done };
+      this.#gathering = {
+        firstSeq: 0,
+        items: [],
+        counts: new Map(),
+        removals: [],
+        removed: 0,
+        done,
+      };
       if (!this.#writing) setImmediate(() => this.#send());
     }
     return this.#gathering;
@@ -185,8 +219,8 @@ export class SqliteJournal implements Journal {
       type: "commit",
       firstSeq: batch.firstSeq,
       items: batch.items,
-      // Every removal recorded so far is of an item below the current head.
-      ...(batch.removals > 0 ? { removeBelow: this.#head } : {}),
+      counts: [...batch.counts],
+      removals: batch.removals,
     });
   }
 
@@ -196,7 +230,8 @@ export class SqliteJournal implements Journal {
     if (reply.type === "committed") {
       this.#writing = undefined;
       this.#stats.commits++;
-      this.#stats.operations += batch.items.length + batch.removals;
+      this.#stats.operations += batch.items.length + batch.counts.size +
+        batch.removed;
       batch.done.resolve();
       // Everything that arrived during this commit goes in the next one.
       this.#send();

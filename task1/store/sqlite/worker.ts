@@ -12,12 +12,19 @@ import { QueueFile, StoreFileError } from "./file.ts";
 /** What the journal asks of the worker. */
 export type WorkerRequest =
   | { type: "open"; path: string; maxFileBytes?: number }
-  | { type: "commit"; firstSeq: number; items: string[]; removeBelow?: number }
+  | {
+    type: "commit";
+    firstSeq: number;
+    items: string[];
+    counts: [number, number][];
+    removals: [number, number][];
+  }
   | { type: "close" };
 
 /** What the worker answers, in order. */
 export type WorkerReply =
   | { type: "opened"; head: number; next: number }
+  | { type: "returned"; items: string }
   | { type: "chunk"; items: string }
   | { type: "loaded" }
   | { type: "refused"; message: string }
@@ -49,6 +56,7 @@ export function serveQueueFile(scope: WorkerScope): void {
           return;
         }
         scope.postMessage({ type: "opened", head: file.head, next: file.next });
+        scope.postMessage({ type: "returned", items: file.returned() });
         for (const items of file.chunks()) {
           scope.postMessage({ type: "chunk", items });
         }
@@ -57,7 +65,8 @@ export function serveQueueFile(scope: WorkerScope): void {
       }
       case "commit": {
         try {
-          file!.commit(request.firstSeq, request.items, request.removeBelow);
+          const { firstSeq, items, counts, removals } = request;
+          file!.commit(firstSeq, items, counts, removals);
           scope.postMessage({ type: "committed" });
         } catch (error: unknown) {
           scope.postMessage({
