@@ -201,6 +201,9 @@ function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
     Peek: unary(operations.peek),
     Pop: unary(operations.pop, waits),
     Size: unary(operations.size),
+    Ack: unary(operations.ack),
+    Release: unary(operations.release),
+    Extend: unary(operations.extend),
     Session: sessionHandler(operations, { closing }),
   };
 }
