@@ -90,6 +90,19 @@ const STORES = [
   },
 ];
 
+/** Resolves once Size reports no lease, or rejects after `ms`. */
+function noLeasesWithin(raw: Raw, what: string, ms: number): Promise<void> {
+  return within(
+    (async () => {
+      while ((await raw.call("Size", {})).leased !== 0) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    what,
+    ms,
+  );
+}
+
 async function putAll(raw: Raw, items: string[]) {
   for (const item of items) {
     assert.deepEqual(await raw.call("Put", { item }), { added: true });
@@ -198,15 +211,7 @@ for (const { name, start } of STORES) {
     );
     assert.deepEqual(await raw.call("Size", {}), { size: 2, leased: 2 });
     session.cancel();
-    await within(
-      (async () => {
-        while ((await raw.call("Size", {})).leased !== 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      })(),
-      "the leases back",
-      1000,
-    );
+    await noLeasesWithin(raw, "the leases back", 1000);
     const holder = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "tests/lease_holder.ts", String(started.port), "1"],
       stdout: "piped",
@@ -220,15 +225,7 @@ for (const { name, start } of STORES) {
     await holder.status;
     reader.releaseLock();
     await holder.stdout.cancel().catch(() => {});
-    await within(
-      (async () => {
-        while ((await raw.call("Size", {})).leased !== 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      })(),
-      "the killed client's lease back",
-      2000,
-    );
+    await noLeasesWithin(raw, "the killed client's lease back", 2000);
     const order = [];
     for (let i = 0; i < 4; i++) {
       const leased = await raw.pop({ lease_ms: 60_000 });
