@@ -3,7 +3,7 @@
  * by side with references and the Python peers taken in the same run, prints
  * one Markdown table and writes it to `bench/RESULTS.md` with the date, Deno
  * version and machine. The sections are `roster`, `queue`, `session`,
- * `store`, `cluster`, `security` and `redis`; naming some runs only those,
+ * `store`, `cluster`, `security`, `redis` and `metrics`; naming some runs only those,
  * and then their table replaces only their own block at the end of
  * `bench/RESULTS.md`. Servers run on core 0 and the load on core 1
  * (taskset), when there are two.
@@ -13,6 +13,7 @@
 import { cpus, totalmem } from "node:os";
 import { clusterFigures } from "./cluster_figures.ts";
 import { pinLoad } from "./cpu_pin.ts";
+import { metricsFigures } from "./metrics_figures.ts";
 import { queueFigures } from "./queue_figures.ts";
 import { redisFigures } from "./redis_figures.ts";
 import { Report } from "./report.ts";
@@ -32,6 +33,7 @@ const SECTIONS = {
   security: securityFigures,
   redis: redisFigures,
   web: webFigures,
+  metrics: metricsFigures,
 } as const;
 
 /** Marks the block of a section run alone in RESULTS.md. */

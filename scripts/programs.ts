@@ -30,6 +30,11 @@ export interface ProgramSpec {
 // write access; the programs read only the files they are given (and the
 // queue server its packages' .proto files under node_modules).
 
+// Metrics (--metrics on both servers): served by Deno.serve under the
+// servers' --allow-net; prom-client needs no further permission, since its
+// default process collectors, which read /proc (and would need --allow-all),
+// are not used (lib/metrics_http.ts).
+
 /** The programs by executable name. */
 export const PROGRAMS = {
   "roster-server": {

@@ -13,8 +13,8 @@ import { formatHostPort } from "../lib/address.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import type { TokenGate } from "../lib/token.ts";
 import { serverCredentials, tokenInterceptor } from "./credentials.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "./grpc_framing.ts";
 import { checkingItemUtf8 } from "./item_utf8.ts";
+import type { QueueMetrics } from "./metrics.ts";
 import {
   DEFAULT_MAX_ITEM_BYTES,
   type QueueOperations,
@@ -64,6 +64,8 @@ export interface QueueServerOptions {
    * absent.
    */
   token?: TokenGate;
+  /** Count every operation and Session stream in these metrics; none when absent. */
+  metrics?: QueueMetrics;
 }
 
 /** Options of {@linkcode QueueServer.shutdown}. */
@@ -109,7 +111,8 @@ export function createQueueServer(
   store: QueueStore,
   options: QueueServerOptions = {},
 ): QueueServer {
-  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token } = options;
+  const { maxItemBytes = DEFAULT_MAX_ITEM_BYTES, tls, token, metrics } =
+    options;
   // Aborted by shutdown: sessions then take no further command.
   const closing = new AbortController();
   const pkg: PackageDefinition = loadQueuePackage();
@@ -123,9 +126,14 @@ export function createQueueServer(
       receiveLimit(MAX_RECEIVING_CALLS),
     ],
   });
+  const operations = queueOperations(store, { maxItemBytes });
   server.addService(
     checkingItemUtf8(queueServiceDefinition(pkg)),
-    unaryHandlers(queueOperations(store, { maxItemBytes }), closing.signal),
+    unaryHandlers(
+      metrics?.instrument(operations) ?? operations,
+      closing.signal,
+      metrics,
+    ),
   );
   const health = new HealthImplementation({
     "": "SERVING",
@@ -163,6 +171,7 @@ export function createQueueServer(
   ): Promise<boolean> {
     const { graceMs = 2000 } = shutdownOptions;
     closing.abort();
+    metrics?.shuttingDown();
     health.setStatus("", "NOT_SERVING");
     health.setStatus(QUEUE_SERVICE_NAME, "NOT_SERVING");
     const finished = new Promise<boolean>((resolve) => {
@@ -193,9 +202,15 @@ export function createQueueServer(
 
 /**
  * The handlers of `queue.v1.QueueService` over `operations`; `closing`
- * aborts when the server shuts down.
+ * aborts when the server shuts down; `metrics`, when given, counts the
+ * open Session streams.
  */
-function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
+function unaryHandlers(
+  operations: QueueOperations,
+  closing: AbortSignal,
+  metrics?: QueueMetrics,
+) {
+  const session = sessionHandler(operations, { closing });
   return {
     Put: unary(operations.put, waits),
     Peek: unary(operations.peek),
@@ -204,7 +219,31 @@ function unaryHandlers(operations: QueueOperations, closing: AbortSignal) {
     Ack: unary(operations.ack),
     Release: unary(operations.release),
     Extend: unary(operations.extend),
-    Session: sessionHandler(operations, { closing }),
+    Session: metrics ? countedSessions(session, metrics) : session,
+  };
+}
+
+/**
+ * Wraps a `Session` handler so that `metrics` counts each stream from its
+ * start until it ends, is cancelled or fails, whichever comes first.
+ */
+function countedSessions<Request, Response>(
+  handler: grpc.handleBidiStreamingCall<Request, Response>,
+  metrics: QueueMetrics,
+): grpc.handleBidiStreamingCall<Request, Response> {
+  return (call) => {
+    metrics.sessionOpened();
+    let open = true;
+    const ended = () => {
+      if (!open) return;
+      open = false;
+      metrics.sessionClosed();
+    };
+    call.once("finish", ended);
+    call.once("cancelled", ended);
+    call.once("error", ended);
+    call.once("close", ended);
+    handler(call);
   };
 }
 

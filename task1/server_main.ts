@@ -21,6 +21,12 @@ import {
   SERVER_SECURITY_OPTIONS,
   serverSecurityUsage,
 } from "../lib/flags/security.ts";
+import {
+  type MetricsServer,
+  parseMetricsAddress,
+  serveMetrics,
+} from "../lib/metrics_http.ts";
+import { QueueMetrics } from "./metrics.ts";
 import { DEFAULT_MAX_ITEM_BYTES } from "./operations.ts";
 import { createQueueServer } from "./queue_server.ts";
 import { MemoryStore } from "./store/memory.ts";
@@ -38,6 +44,7 @@ const USAGE =
                                                   [--redis-ca FILE]]
                     [--max-bytes BYTES] [--host ADDR] [--quiet]
                     [--tls-cert FILE --tls-key FILE] [--token-file FILE]
+                    [--metrics [HOST:]PORT]
 
 Serves a bounded first-in, first-out queue over gRPC (queue.v1.QueueService),
 shared by every client, with the gRPC health service and server reflection.
@@ -48,7 +55,8 @@ Arguments:
 
 Options:
   --data FILE        keep the queue in FILE, an SQLite database created if
-                     missing; without it the queue lives in memory only
+                     missing (mode 0600); without it the queue lives in
+                     memory only
   --redis URL        keep the queue in Redis, shared by every queue-server
                      given the same URL and key; URL is
                      redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS
@@ -59,6 +67,10 @@ Options:
                      bytes of the items (default 1GiB; suffixes KiB, MiB, GiB)
   --host ADDR        address to listen on (default 0.0.0.0; :: for IPv6)
   --quiet            do not log the shutdown on stderr
+  --metrics [HOST:]PORT
+                     serve Prometheus metrics on http://HOST:PORT/metrics and
+                     health on /healthz (HOST defaults to 127.0.0.1; no TLS,
+                     no token: keep it on a private address)
 ${serverSecurityUsage(21)}
   -h, --help         show this help
 
@@ -150,6 +162,7 @@ async function main(
     "redis-ca": { type: "string" },
     "max-bytes": { type: "string", default: String(DEFAULT_MAX_BYTES) },
     quiet: { type: "boolean", default: false },
+    metrics: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
     ...SERVER_SECURITY_OPTIONS,
   });
@@ -172,6 +185,12 @@ async function main(
   }
   if (redis === undefined) checkHeapHolds(maxBytes);
   const { warning, ...security } = await readServerSecurity(values, host);
+  const metricsAddress = values.metrics === undefined
+    ? undefined
+    : parseArgument(values.metrics, parseMetricsAddress);
+  const metrics = metricsAddress === undefined ? undefined : new QueueMetrics(
+    redis ? "redis" : data === undefined ? "memory" : "sqlite",
+  );
 
   // This program reports its own errors, one line each; grpc-js's log would
   // repeat them with less context.
@@ -197,17 +216,36 @@ async function main(
   } else {
     store = data === undefined
       ? new MemoryStore(capacity, { maxBytes })
-      : await openSqliteStore(data, capacity, { maxBytes });
+      : await openSqliteStore(data, capacity, {
+        maxBytes,
+        ...(metrics ? { onCommit: metrics.committed } : {}),
+      });
   }
-  const server = createQueueServer(store, security);
+  metrics?.watchStore(store);
+  const server = createQueueServer(store, {
+    ...security,
+    ...(metrics ? { metrics } : {}),
+  });
   let boundPort: number;
+  let metricsServer: MetricsServer | undefined;
   try {
     boundPort = await server.listen(host, port);
+    if (metrics && metricsAddress) {
+      metricsServer = serveMetrics(
+        metrics.registry,
+        () => metrics.health(),
+        metricsAddress,
+      );
+    }
   } catch (error: unknown) {
     await server.shutdown({ graceMs: 0 });
     throw error;
   }
+  await using _metricsServer = metricsServer;
   console.error(`queue-server listening on ${formatHostPort(host, boundPort)}`);
+  if (metricsServer) {
+    console.error(`queue-server metrics on ${metricsServer.url}`);
+  }
   if (warning !== undefined) console.error(warning);
   for (const note of notes) console.error(note);
   const { size, bytes } = store.status();

@@ -71,14 +71,20 @@ export class OutboundLines {
     return this.#bytes;
   }
 
-  /** Queues `line`, dropping every older line if the limit would be passed. */
-  push(line: Uint8Array): void {
+  /**
+   * Queues `line`, dropping every older line if the limit would be passed;
+   * returns how many lines it dropped.
+   */
+  push(line: Uint8Array): number {
+    let dropped = 0;
     if (this.#bytes + line.length > this.#limit) {
+      dropped = this.#lines.length;
       this.#lines = [];
       this.#bytes = 0;
     }
     this.#lines.push(line);
     this.#bytes += line.length;
+    return dropped;
   }
 
   /**

@@ -63,3 +63,11 @@ Deno.test("outbound lines copy anew when the waiting lines differ, even with equ
   first.push(line("a b"));
   assert.equal(decode(first.take()), "a\na b\n");
 });
+
+Deno.test("outbound lines say how many older lines a push dropped", () => {
+  const lines = new OutboundLines(10);
+  const line = new TextEncoder().encode("abcdef\n");
+  assert.equal(lines.push(line), 0);
+  assert.equal(lines.push(line), 1);
+  assert.equal(lines.push(line), 1);
+});

@@ -15,8 +15,11 @@ import { OutboundLines, type SharedChunk } from "./outbound_lines.ts";
 export interface RosterMember {
   /** The name it joined as. */
   readonly name: string;
-  /** Queues a roster line (with its "\n"), bounded per client. */
-  queue(line: Uint8Array): void;
+  /**
+   * Queues a roster line (with its "\n"), bounded per client; returns how
+   * many older lines it dropped for a slow reader.
+   */
+  queue(line: Uint8Array): number;
   /** Starts sending what is queued. */
   flush(): void;
   /** Sends `line` (an `error:` line) as the last one, then closes. */
@@ -49,9 +52,12 @@ export class RosterConnection implements RosterMember {
     this.#outbound = new OutboundLines(maxPendingBytes, shared);
   }
 
-  /** Queues `line`; the bounded queue keeps a stalled client from growing memory. */
-  queue(line: Uint8Array): void {
-    this.#outbound.push(line);
+  /**
+   * Queues `line`; the bounded queue keeps a stalled client from growing
+   * memory. Returns how many older unsent lines it dropped for it.
+   */
+  queue(line: Uint8Array): number {
+    return this.#outbound.push(line);
   }
 
   /** Queues `line` as the last one; the connection closes once it is written. */

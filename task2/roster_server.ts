@@ -24,6 +24,7 @@ import {
 } from "./membership.ts";
 import { SharedChunk } from "./outbound_lines.ts";
 import { encodeErrorLine, type Handshake, Refusal } from "./protocol.ts";
+import type { RosterMetrics } from "./metrics.ts";
 import { RosterConnection, type RosterMember } from "./roster_connection.ts";
 
 /** A change of the roster, reported to {@linkcode RosterServerOptions.onChange}. */
@@ -80,6 +81,8 @@ export interface RosterServerOptions {
    * resolves once they have ended too.
    */
   attach?: readonly ((hub: RosterHub) => Promise<void>)[];
+  /** Count joins, leaves, refusals and lines in these metrics; none when absent. */
+  metrics?: RosterMetrics;
 }
 
 /**
@@ -111,6 +114,7 @@ export async function serveRoster(
 ): Promise<void> {
   const server = new RosterServer(options);
   const stop = () => {
+    options.metrics?.shuttingDown();
     listener.close();
     server.closeAll();
   };
@@ -158,6 +162,10 @@ class RosterServer implements MembershipListener, RosterHub {
   #pending = 0;
   readonly #maxPendingBytes: number;
   readonly #onChange: ((change: RosterChange) => void) | undefined;
+  readonly #metrics: RosterMetrics | undefined;
+  readonly #handshakeTimeoutMs: number;
+  /** When each join or leave not yet flushed happened (`performance.now()`). */
+  #changeStarts: number[] = [];
   /** Shared by every connection for bytes that are read only to be dropped. */
   readonly #discard = new Uint8Array(16 * 1024);
   /** Shared by every client, so clients waiting for the same lines share one copy. */
@@ -169,11 +177,13 @@ class RosterServer implements MembershipListener, RosterHub {
     this.#membership = options.membership ?? new LocalMembership();
     this.#membership.listen(this);
     this.#maxClients = options.maxClients ?? 10_000;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.#handshakes = new HandshakeReader(
-      options.handshakeTimeoutMs ?? 10_000,
+      this.#handshakeTimeoutMs,
       options.token,
     );
     this.#maxPending = options.maxPending ?? 1000;
+    this.#metrics = options.metrics;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024;
     this.#onChange = options.onChange;
   }
@@ -202,9 +212,16 @@ class RosterServer implements MembershipListener, RosterHub {
         conn.setKeepAlive(true);
       }
       this.#pending++;
+      const start = performance.now();
       const handshake = await this.#handshakes.read(conn)
         .finally(() => this.#pending--);
-      if (handshake === null) return;
+      if (handshake === null) {
+        // Closed by the deadline, or by the client before it.
+        if (performance.now() - start >= this.#handshakeTimeoutMs) {
+          this.#metrics?.timedOut();
+        }
+        return;
+      }
       const client = await this.enter(
         handshake,
         (name) =>
@@ -264,6 +281,7 @@ class RosterServer implements MembershipListener, RosterHub {
    * input does not turn the close into a reset that loses the line.
    */
   async #refuse(conn: RosterConn, reason: string): Promise<void> {
+    this.#metrics?.refused(reason);
     await writeAll(conn, encodeErrorLine(reason));
     await conn.closeWrite();
     const timer = setTimeout(() => closeQuietly(conn), 1000);
@@ -280,6 +298,7 @@ class RosterServer implements MembershipListener, RosterHub {
     if (!client) return;
     this.#joining.delete(name);
     this.#joined.set(name, client);
+    this.#metrics?.joined();
   }
 
   /**
@@ -289,10 +308,20 @@ class RosterServer implements MembershipListener, RosterHub {
    */
   change({ line, ...change }: MembershipChange): void {
     if (this.closing) return;
-    for (const client of this.#joined.values()) client.queue(line);
+    let dropped = 0;
+    for (const client of this.#joined.values()) dropped += client.queue(line);
+    const metrics = this.#metrics;
+    if (metrics) {
+      metrics.changed(change, this.#joined.size, line.length, dropped);
+      if (change.kind !== "sync") this.#changeStarts.push(performance.now());
+    }
     this.#flushTimer ??= setTimeout(() => {
       this.#flushTimer = undefined;
       for (const client of this.#joined.values()) client.flush();
+      if (metrics) {
+        metrics.delivered(this.#changeStarts);
+        this.#changeStarts = [];
+      }
     }, 0);
     this.#onChange?.(change);
   }
@@ -302,6 +331,7 @@ class RosterServer implements MembershipListener, RosterHub {
     const client = this.#joined.get(name);
     if (!client) return;
     this.#joined.delete(name);
+    this.#metrics?.left();
     client.end(encodeErrorLine(reason));
   }
 
@@ -309,6 +339,7 @@ class RosterServer implements MembershipListener, RosterHub {
   leave(client: RosterMember): void {
     if (this.#joined.get(client.name) !== client) return;
     this.#joined.delete(client.name);
+    this.#metrics?.left();
     if (!this.closing) this.#membership.leave(client.name);
   }
 }

@@ -26,8 +26,14 @@ import {
 } from "../lib/flags/security.ts";
 import type { ServerTls } from "../lib/tls.ts";
 import { readRedisTarget } from "../lib/flags/redis.ts";
+import {
+  type MetricsServer,
+  parseMetricsAddress,
+  serveMetrics,
+} from "../lib/metrics_http.ts";
 import { RedisMembership } from "./cluster/mod.ts";
 import type { RosterListener } from "./conn.ts";
+import { RosterMetrics } from "./metrics.ts";
 import { type RosterChange, serveRoster } from "./roster_server.ts";
 import { TlsListener } from "./tls_listener.ts";
 import { parseOrigin, WebServer, type WebServerOptions } from "./web_server.ts";
@@ -36,6 +42,7 @@ const USAGE =
   `Usage: roster-server PORT [--host ADDR] [--max-clients N] [--max-pending N]
          [--handshake-timeout SECONDS] [--quiet]
          [--tls-cert FILE --tls-key FILE] [--token-file FILE]
+                     [--metrics [HOST:]PORT]
                      [--redis URL [--cluster NAME] [--node-ttl SECONDS]
                                   [--redis-ca FILE]]
                      [--web [HOST:]PORT [--web-origin ORIGIN]...]
@@ -56,6 +63,10 @@ Options:
                      how long a connection may take from its TCP accept to
                      its name, TLS and token included (default 10)
   --quiet            do not log joins and leaves on stderr
+  --metrics [HOST:]PORT
+                     serve Prometheus metrics on http://HOST:PORT/metrics and
+                     health on /healthz (HOST defaults to 127.0.0.1; no TLS,
+                     no token: keep it on a private address)
 ${serverSecurityUsage(21)}
   --redis URL        share the roster with the other servers of the cluster
                      through this Redis (redis://[:PASSWORD@]HOST:PORT[/DB],
@@ -166,6 +177,7 @@ async function main(
     "max-pending": { type: "string", default: "1000" },
     "handshake-timeout": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
+    metrics: { type: "string" },
     redis: { type: "string" },
     "redis-ca": { type: "string" },
     cluster: { type: "string" },
@@ -211,6 +223,9 @@ async function main(
   const cluster = parseArgument(values.cluster ?? "roster", parseClusterName);
   const nodeTtlMs = 1000 *
     parsePositiveInteger(values["node-ttl"] ?? "3", "--node-ttl");
+  const metricsAddress = values.metrics === undefined
+    ? undefined
+    : parseArgument(values.metrics, parseMetricsAddress);
 
   const membership = redis === undefined
     ? undefined
@@ -220,8 +235,24 @@ async function main(
       onStatus: logStatus,
       ca: redis.ca,
     });
+  const metrics = metricsAddress === undefined
+    ? undefined
+    : new RosterMetrics(membership ? { cluster: membership } : {});
+  let metricsServer: MetricsServer | undefined;
   try {
     const listener = listen(host, port, tls);
+    if (metrics && metricsAddress) {
+      try {
+        metricsServer = serveMetrics(
+          metrics.registry,
+          () => metrics.health(),
+          metricsAddress,
+        );
+      } catch (error: unknown) {
+        listener.close();
+        throw error;
+      }
+    }
     const { hostname, port: boundPort } = listener.addr as Deno.NetAddr;
     console.error(
       `roster-server listening on ${formatHostPort(hostname, boundPort)}`,
@@ -235,6 +266,9 @@ async function main(
       allowedOrigins: webOrigins,
     });
     if (webServer) console.error(`roster-server web page on ${webServer.url}`);
+    if (metricsServer) {
+      console.error(`roster-server metrics on ${metricsServer.url}`);
+    }
     if (warning !== undefined) console.error(warning);
     await serveRoster(listener, {
       ...(webServer ? { attach: [webServer.attach] } : {}),
@@ -245,9 +279,11 @@ async function main(
       handshakeTimeoutMs,
       ...(membership ? { membership } : {}),
       ...(values.quiet ? {} : { onChange: logChange }),
+      ...(metrics ? { metrics } : {}),
     });
   } finally {
     await membership?.close();
+    await metricsServer?.close();
   }
   return 0;
 }

@@ -96,15 +96,21 @@ class WebMember implements RosterMember, Draining {
     this.#settings = settings;
   }
 
-  /** Queues `line`; past the bound, the older unsent rosters are dropped. */
-  queue(line: Uint8Array): void {
+  /**
+   * Queues `line`; past the bound, the older unsent rosters are dropped.
+   * Returns how many were dropped.
+   */
+  queue(line: Uint8Array): number {
     const unsent = this.#socket.bufferedAmount + this.#pendingBytes;
+    let dropped = 0;
     if (unsent + line.length > this.#settings.maxPendingBytes) {
+      dropped = this.#pending.length;
       this.#pending = [];
       this.#pendingBytes = 0;
     }
     this.#pending.push(line);
     this.#pendingBytes += line.length;
+    return dropped;
   }
 
   /** Sends what waits, and has the watch look again if the socket is full. */

@@ -7,8 +7,11 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { QueueClient } from "../task1/queue_client.ts";
+import { SessionClient } from "../task1/session_client.ts";
+import { APPLICATION_ID, QueueFile } from "../task1/store/sqlite/file.ts";
 import {
   processStats,
+  type RunningProgram,
   spawnProgram,
   startQueueServer,
   within,
@@ -171,6 +174,142 @@ Deno.test("queue-server refuses a data file in a folder it cannot create it in (
     await Deno.readTextFile(`${dir.path}/plain-file`),
     "not a folder\n",
   );
+});
+
+const MIB = 1024 * 1024;
+
+/**
+ * Item `i` of the 1 GiB file: exactly 1 MiB of UTF-8, its number in 4 digits,
+ * then control characters (even `i`) or U+1F600, 4 bytes each (odd `i`).
+ */
+function bigItem(i: number): string {
+  const tag = String(i).padStart(4, "0");
+  return i % 2 === 0
+    ? tag + String.fromCharCode(1 + i % 31).repeat(MIB - 4)
+    : tag + "\u{1F600}".repeat((MIB - 4) / 4);
+}
+
+/** Waits for queue-server's "listening" line, within `ms`; its port. */
+async function listeningPort(server: RunningProgram, ms: number) {
+  const first = await server.stderr.next(ms);
+  const port = Number(first?.match(/listening on .*:(\d+)$/)?.[1]);
+  assert.ok(port, `queue-server said: ${first}`);
+  return port;
+}
+
+Deno.test("queue-server --data restarted on a 1 GiB file of 1 MiB items of control characters and of 4-byte UTF-8 characters serves every item, in order, byte for byte", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/queue.db`;
+  const count = 1024;
+  // Made a queue file by the store itself, then filled in one transaction
+  // with each item's UTF-8 bytes stored as text: the store's own commits
+  // would take a minute here (node:sqlite converts a 1 MiB string slowly).
+  new QueueFile(file).close();
+  const db = new DatabaseSync(file);
+  try {
+    db.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN");
+    const insert = db.prepare(
+      "INSERT INTO items (seq, item) VALUES (?, CAST(? AS TEXT))",
+    );
+    const utf8 = new TextEncoder();
+    for (let i = 0; i < count; i++) insert.run(i + 1, utf8.encode(bigItem(i)));
+    db.exec("COMMIT");
+  } finally {
+    db.close();
+  }
+  await using server = spawnProgram("queue-server", [
+    ...["0", String(count), "--host", "127.0.0.1", "--data", file],
+    ...["--max-bytes", "2GiB"],
+  ]);
+  const port = await listeningPort(server, 300_000);
+  using client = new QueueClient({ hostname: "127.0.0.1", port }, {
+    timeoutMs: 120_000,
+  });
+  assert.equal(await client.size(), count);
+  assert.ok((await client.peek()) === bigItem(0), "peek: item 0");
+  // Popped 16 at a time over one Session, answered in order; compared in
+  // place (a failed assertion would print 1 MiB strings).
+  using session = new SessionClient(client);
+  const wrong: number[] = [];
+  await within(
+    (async () => {
+      for (let i = 0; i < count; i += 16) {
+        const items = await Promise.all(
+          Array.from({ length: 16 }, () => session.pop()),
+        );
+        items.forEach((item, j) => {
+          if (
+            item?.length !== bigItem(i + j).length || item !== bigItem(i + j)
+          ) {
+            wrong.push(i + j);
+          }
+        });
+      }
+    })(),
+    "1024 pops of 1 MiB",
+    300_000,
+  );
+  assert.deepEqual(wrong, [], "items popped not as written");
+  assert.equal(await client.size(), 0);
+  server.kill("SIGTERM");
+  assert.equal((await server.exit(60_000)).code, 0);
+});
+
+Deno.test("queue-server refuses a data file holding an item it cannot read (not UTF-8, not text): one error line naming the file and the item, exit 1", async () => {
+  await using dir = await tempDir();
+  const invalid = `${dir.path}/invalid.db`;
+  const queueFile = new QueueFile(invalid);
+  queueFile.commit(1, ["a", "b", "c"]);
+  queueFile.close();
+  let db = new DatabaseSync(invalid);
+  db.exec("UPDATE items SET item = CAST(x'41ff42' AS TEXT) WHERE seq = 2");
+  db.close();
+  // The store's table is STRICT, so `item` holds only text; one made by
+  // hand without STRICT can hold anything.
+  const blob = `${dir.path}/blob.db`;
+  db = new DatabaseSync(blob);
+  db.exec(`PRAGMA application_id=${APPLICATION_ID}; PRAGMA user_version=1;
+    CREATE TABLE items (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
+    INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, x'00ff');`);
+  db.close();
+  const cases: [string, RegExp][] = [
+    [
+      invalid,
+      /^error: ".*invalid\.db" is corrupt: the item at seq 2 is not valid UTF-8$/,
+    ],
+    [
+      blob,
+      /^error: ".*blob\.db" is corrupt: the item at seq 3 is of type blob, not text$/,
+    ],
+  ];
+  for (const [file, message] of cases) {
+    const { code, stderr } = await runServer(["0", "3", "--data", file]);
+    assert.equal(code, 1, file);
+    assert.equal(stderr.length, 1, JSON.stringify(stderr));
+    assert.match(stderr[0]!, message);
+  }
+});
+
+Deno.test("queue-server --data creates its file and the file's -wal readable by their owner only (0600), and leaves an existing file's mode as it is", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/queue.db`;
+  const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+  {
+    await using started = await startQueueServer(3, "--data", file);
+    using client = clientOf(started.port);
+    assert.equal(await client.put("kept"), true);
+    assert.equal((await mode(file)).toString(8), "600");
+    assert.equal((await mode(`${file}-wal`)).toString(8), "600");
+    started.server.kill("SIGTERM");
+    assert.equal((await started.server.exit()).code, 0);
+  }
+  assert.equal((await mode(file)).toString(8), "600");
+  await Deno.chmod(file, 0o640);
+  await using started = await startQueueServer(3, "--data", file);
+  using client = clientOf(started.port);
+  assert.equal(await client.put("more"), true);
+  assert.equal((await mode(file)).toString(8), "640");
+  assert.equal((await mode(`${file}-wal`)).toString(8), "640");
 });
 
 Deno.test("queue-server --max-bytes answers False to 1 MiB puts once the bound is reached, stays up, pops, and keeps its memory bounded", async () => {

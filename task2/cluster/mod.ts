@@ -156,6 +156,11 @@ export class RedisMembership implements Membership {
     this.#node.listener = listener;
   }
 
+  /** Whether the node serves joins: false while cut off, and once closed. */
+  get serving(): boolean {
+    return this.#node.state === "serving";
+  }
+
   /** Refuses `name` if it joined or is joining through this node. */
   check(name: string): string | undefined {
     const { mine, waiting } = this.#node;

@@ -15,7 +15,7 @@
 import { setImmediate } from "node:timers";
 import type { Journal, ReturnedItem } from "../engine.ts";
 import { type JournalStatus, StoreFailedError } from "../mod.ts";
-import { StoreFileError } from "./file.ts";
+import { reason, StoreFileError } from "./file.ts";
 import { WORKER_NAME, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
 /**
@@ -41,6 +41,9 @@ export interface OpenedFile {
   returned: ReturnedItem[];
 }
 
+/** Told of each commit: how long it took in seconds, and its changes. */
+export type CommitListener = (seconds: number, changes: number) => void;
+
 /**
  * The journal of one queue file: changes recorded in memory, sent to the
  * worker one batch at a time; a batch's promise resolves once the worker has
@@ -60,16 +63,23 @@ export class SqliteJournal implements Journal {
   #stats: JournalStatus = { commits: 0, operations: 0 };
   #closed = false;
   #workerDied = false;
+  readonly #onCommit: CommitListener | undefined;
+  /** When the batch being written was sent, from `performance.now()`. */
+  #sentAt = 0;
 
-  /** Starts the worker; {@linkcode SqliteJournal.open} gives it the file. */
-  constructor() {
+  /**
+   * Starts the worker; {@linkcode SqliteJournal.open} gives it the file.
+   * `onCommit`, when given, is told of every commit.
+   */
+  constructor(onCommit?: CommitListener) {
+    this.#onCommit = onCommit;
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => {
       this.#replies?.(data);
     };
     this.#worker.onerror = (event) => {
       event.preventDefault();
       this.#workerDied = true;
-      this.#fail(`The journal's worker failed: ${event.message}`);
+      this.#fail(`The journal's worker failed: ${reason(event.message)}`);
     };
   }
 
@@ -79,46 +89,45 @@ export class SqliteJournal implements Journal {
   }
 
   /**
-   * Has the worker open `path` and resolves to what it holds.
+   * Has the worker open `path` and resolves to what it holds, read one
+   * bounded batch at a time (the items leased and not acked, then the
+   * others, head first): the worker reads the next batch only once the last
+   * one has arrived.
    *
-   * @throws {StoreFileError} when the worker cannot use the file
+   * @throws {StoreFileError} when the worker cannot use the file or read an
+   * item of it
    */
   async open(path: string, maxFileBytes?: number): Promise<OpenedFile> {
     const items: string[] = [];
     const returned: ReturnedItem[] = [];
     let firstSeq = 1;
-    const loaded = Promise.withResolvers<void>();
-    this.#replies = (reply) => {
-      if (reply.type === "opened") {
-        firstSeq = reply.head;
-      } else if (reply.type === "returned") {
-        const rows = JSON.parse(reply.items) as [number, string, number][];
-        for (const [seq, item, deliveryCount] of rows) {
-          returned.push({ seq, item, deliveryCount });
-        }
-      } else if (reply.type === "chunk") {
-        for (const item of JSON.parse(reply.items) as string[]) {
-          items.push(item);
-        }
-      } else if (reply.type === "loaded") {
-        loaded.resolve();
-      } else if (reply.type === "refused") {
-        loaded.reject(new StoreFileError(reply.message));
-      }
-    };
-    // A worker that dies while opening the file fails the journal.
-    this.#failure.signal.addEventListener("abort", () => {
-      loaded.reject(
-        new StoreFileError(String(this.#failure.signal.reason?.message)),
-      );
-    }, { once: true });
-    this.#post({
-      type: "open",
-      path,
-      ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
-    });
     try {
-      await loaded.promise;
+      const opened = await this.#ask({
+        type: "open",
+        path,
+        ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
+      }, "opened");
+      firstSeq = opened.head;
+      for (let from = 0;;) {
+        const batch = await this.#ask(
+          { type: "readReturned", from },
+          "returned",
+        );
+        if (batch.items.length === 0) break;
+        for (const [i, item] of batch.items.entries()) {
+          returned.push({
+            seq: batch.seqs[i]!,
+            item,
+            deliveryCount: batch.counts[i]!,
+          });
+        }
+        from = batch.seqs.at(-1)! + 1;
+      }
+      while (opened.head + items.length < opened.next) {
+        const from = opened.head + items.length;
+        const batch = await this.#ask({ type: "read", from }, "items");
+        for (const item of batch.items) items.push(item);
+      }
     } catch (error: unknown) {
       this.#worker.terminate();
       throw error;
@@ -215,6 +224,7 @@ export class SqliteJournal implements Journal {
     if (!batch || this.#writing || this.#failure.signal.aborted) return;
     this.#gathering = undefined;
     this.#writing = batch;
+    this.#sentAt = performance.now();
     this.#post({
       type: "commit",
       firstSeq: batch.firstSeq,
@@ -230,8 +240,9 @@ export class SqliteJournal implements Journal {
     if (reply.type === "committed") {
       this.#writing = undefined;
       this.#stats.commits++;
-      this.#stats.operations += batch.items.length + batch.counts.size +
-        batch.removed;
+      const changes = batch.items.length + batch.counts.size + batch.removed;
+      this.#stats.operations += changes;
+      this.#onCommit?.((performance.now() - this.#sentAt) / 1000, changes);
       batch.done.resolve();
       // Everything that arrived during this commit goes in the next one.
       this.#send();
@@ -251,6 +262,41 @@ export class SqliteJournal implements Journal {
     this.#writing?.done.reject(failure);
     this.#gathering?.done.reject(failure);
     this.#writing = this.#gathering = undefined;
+  }
+
+  /**
+   * Sends `request` and resolves to the worker's reply if it is of type
+   * `expected`; rejects with a `StoreFileError` if the worker refuses or dies.
+   */
+  #ask<T extends WorkerReply["type"]>(
+    request: WorkerRequest,
+    expected: T,
+  ): Promise<Extract<WorkerReply, { type: T }>> {
+    const answer = Promise.withResolvers<Extract<WorkerReply, { type: T }>>();
+    this.#replies = (reply) => {
+      if (reply.type === expected) {
+        answer.resolve(reply as Extract<WorkerReply, { type: T }>);
+      } else {
+        answer.reject(
+          new StoreFileError(
+            reply.type === "refused"
+              ? reply.message
+              : `The journal's worker answered "${reply.type}" to "${request.type}"`,
+          ),
+        );
+      }
+    };
+    const onFailure = () => {
+      answer.reject(
+        new StoreFileError(String(this.#failure.signal.reason?.message)),
+      );
+    };
+    if (this.#failure.signal.aborted) onFailure();
+    this.#failure.signal.addEventListener("abort", onFailure, { once: true });
+    this.#post(request);
+    return answer.promise.finally(() => {
+      this.#failure.signal.removeEventListener("abort", onFailure);
+    });
   }
 
   #post(request: WorkerRequest): void {

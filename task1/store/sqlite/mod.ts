@@ -8,7 +8,7 @@
  */
 import { QueueEngine, type QueueEngineOptions } from "../engine.ts";
 import type { QueueStore } from "../mod.ts";
-import { SqliteJournal } from "./journal.ts";
+import { type CommitListener, SqliteJournal } from "./journal.ts";
 
 export { StoreFileError } from "./file.ts";
 
@@ -21,6 +21,8 @@ export interface SqliteStoreOptions
    * commit that would pass it fails like a full disk. Unbounded by default.
    */
   maxFileBytes?: number;
+  /** Called after each commit with its time in seconds and its changes. */
+  onCommit?: CommitListener;
 }
 
 /**
@@ -37,8 +39,8 @@ export async function openSqliteStore(
   capacity: number,
   options: SqliteStoreOptions = {},
 ): Promise<QueueStore> {
-  const { maxFileBytes, ...engineOptions } = options;
-  const journal = new SqliteJournal();
+  const { maxFileBytes, onCommit, ...engineOptions } = options;
+  const journal = new SqliteJournal(onCommit);
   const { items, firstSeq, returned } = await journal.open(path, maxFileBytes);
   return new QueueEngine(capacity, {
     ...engineOptions,

@@ -12,6 +12,20 @@ async function tempDir(): Promise<AsyncDisposable & { path: string }> {
   };
 }
 
+/**
+ * The queue file `path` holding "a", "b", "c" put through the store, then
+ * changed by `sql` run on it directly.
+ */
+async function alteredQueueFile(path: string, sql: string): Promise<void> {
+  {
+    await using store = await openSqliteStore(path, 10);
+    for (const item of ["a", "b", "c"]) await store.put(item);
+  }
+  const db = new DatabaseSync(path);
+  db.exec(sql);
+  db.close();
+}
+
 Deno.test("SqliteStore keeps items and their order across a close and a reopen", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
@@ -111,13 +125,7 @@ Deno.test("openSqliteStore refuses a file that is not a database, or another pro
 Deno.test("openSqliteStore refuses a queue file whose items are not numbered in sequence", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;
-  {
-    await using store = await openSqliteStore(file, 10);
-    for (const item of ["a", "b", "c"]) await store.put(item);
-  }
-  const db = new DatabaseSync(file);
-  db.exec("DELETE FROM items WHERE item = 'b'");
-  db.close();
+  await alteredQueueFile(file, "DELETE FROM items WHERE item = 'b'");
   await assert.rejects(openSqliteStore(file, 10), /is corrupt/);
 });
 
@@ -231,4 +239,45 @@ Deno.test("openSqliteStore opens a file written before leases (no delivery_count
   const leased = await store.lease({ leaseMs: 60_000 });
   assert.deepEqual([leased?.item, leased?.deliveryCount], ["x", 2]);
   assert.equal(await store.pop(), "y");
+});
+
+Deno.test("SqliteStore reads back 100 items of 1 MiB of byte 0x01 (6 MiB each as JSON) after a reopen", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  const item = (i: number) => `${i}`.padStart(3, "0") + "\x01".repeat(1 << 20);
+  {
+    await using store = await openSqliteStore(file, 100, { maxBytes: 2 ** 30 });
+    for (let i = 0; i < 100; i++) assert.equal(await store.put(item(i)), true);
+  }
+  await using store = await openSqliteStore(file, 100, { maxBytes: 2 ** 30 });
+  assert.equal(await store.size(), 100);
+  for (let i = 0; i < 100; i++) {
+    assert.ok((await store.pop()) === item(i), `item ${i}`);
+  }
+});
+
+Deno.test("openSqliteStore refuses a file holding an item that is not UTF-8 with one line naming it, and releases the file", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  await alteredQueueFile(
+    file,
+    "UPDATE items SET item = CAST(x'ff' AS TEXT) WHERE seq = 2",
+  );
+  await assert.rejects(openSqliteStore(file, 10), (error: unknown) => {
+    assert.ok(error instanceof StoreFileError);
+    assert.match(
+      error.message,
+      /^".*q\.db" is corrupt: the item at seq 2 is not valid UTF-8$/,
+    );
+    return true;
+  });
+  // Not locked any more: the item can be mended and the file used.
+  const db = new DatabaseSync(file);
+  db.exec("UPDATE items SET item = 'b' WHERE seq = 2");
+  db.close();
+  await using store = await openSqliteStore(file, 10);
+  assert.deepEqual(
+    [await store.pop(), await store.pop(), await store.pop()],
+    ["a", "b", "c"],
+  );
 });

@@ -1,17 +1,25 @@
 /**
- * The worker that owns the queue file: it opens and reads the file, then
- * commits the batches the journal sends, one at a time, so that an fsync
+ * The worker that owns the queue file: it opens the file and reads its items
+ * one bounded batch per request, then commits the batches the journal sends,
+ * one at a time, so that an fsync
  * never stalls the server's event loop. `journal.ts` imports this module (so
  * that `deno compile` embeds it) and starts it as a `Worker`; only there does
  * it serve.
  *
  * @module
  */
-import { QueueFile, StoreFileError } from "./file.ts";
+import {
+  QueueFile,
+  reason,
+  type ReturnedBatch,
+  StoreFileError,
+} from "./file.ts";
 
 /** What the journal asks of the worker. */
 export type WorkerRequest =
   | { type: "open"; path: string; maxFileBytes?: number }
+  | { type: "read"; from: number }
+  | { type: "readReturned"; from: number }
   | {
     type: "commit";
     firstSeq: number;
@@ -24,9 +32,8 @@ export type WorkerRequest =
 /** What the worker answers, in order. */
 export type WorkerReply =
   | { type: "opened"; head: number; next: number }
-  | { type: "returned"; items: string }
-  | { type: "chunk"; items: string }
-  | { type: "loaded" }
+  | { type: "items"; items: string[] }
+  | ({ type: "returned" } & ReturnedBatch)
   | { type: "refused"; message: string }
   | { type: "committed" }
   | { type: "failed"; message: string }
@@ -51,16 +58,27 @@ export function serveQueueFile(scope: WorkerScope): void {
             type: "refused",
             message: error instanceof StoreFileError
               ? error.message
-              : `Cannot use "${request.path}": ${String(error)}`,
+              : `Cannot use "${request.path}": ${reason(error)}`,
           });
           return;
         }
         scope.postMessage({ type: "opened", head: file.head, next: file.next });
-        scope.postMessage({ type: "returned", items: file.returned() });
-        for (const items of file.chunks()) {
-          scope.postMessage({ type: "chunk", items });
+        return;
+      }
+      case "read":
+      case "readReturned": {
+        try {
+          scope.postMessage(
+            request.type === "read"
+              ? { type: "items", items: file!.read(request.from) }
+              : { type: "returned", ...file!.readReturned(request.from) },
+          );
+        } catch (error: unknown) {
+          // The file is not served: release it and its lock now.
+          file?.close();
+          file = undefined;
+          scope.postMessage({ type: "refused", message: reason(error) });
         }
-        scope.postMessage({ type: "loaded" });
         return;
       }
       case "commit": {
@@ -69,10 +87,7 @@ export function serveQueueFile(scope: WorkerScope): void {
           file!.commit(firstSeq, items, counts, removals);
           scope.postMessage({ type: "committed" });
         } catch (error: unknown) {
-          scope.postMessage({
-            type: "failed",
-            message: error instanceof Error ? error.message : String(error),
-          });
+          scope.postMessage({ type: "failed", message: reason(error) });
         }
         return;
       }
