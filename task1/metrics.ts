@@ -37,7 +37,19 @@ const SERIES = [
   ["pop", "error"],
   ["size", "ok"],
   ["size", "error"],
+  ["ack", "ok"],
+  ["ack", "stale"],
+  ["ack", "error"],
+  ["release", "ok"],
+  ["release", "stale"],
+  ["release", "error"],
+  ["extend", "ok"],
+  ["extend", "stale"],
+  ["extend", "error"],
 ] as const;
+
+/** Every `op` of {@linkcode SERIES}, in order. */
+const OPS = [...new Set(SERIES.map(([op]) => op))];
 
 /** The index of `op`'s `result` in {@linkcode SERIES}. */
 function series(op: string, result: string): number {
@@ -83,7 +95,7 @@ export class QueueMetrics {
     gauge(
       "queue_leased_items",
       "Items popped under a lease, not yet acked.",
-      () => 0,
+      () => status()?.leased ?? 0,
     );
     gauge(
       "queue_bytes",
@@ -136,7 +148,8 @@ export class QueueMetrics {
       });
       this.#committedChanges = new Counter({
         name: "queue_store_committed_changes_total",
-        help: "Changes (one per Put or Pop) written to the queue file.",
+        help:
+          "Changes (a Put, a Pop, a lease, an Ack) written to the queue file.",
         registers,
       });
     }
@@ -168,7 +181,10 @@ export class QueueMetrics {
   instrument(operations: QueueOperations): QueueOperations {
     const counts = this.#counts;
     const durations = this.#durations;
-    for (const op of ["put", "peek", "pop", "size"]) durations.zero({ op });
+    for (const op of OPS) durations.zero({ op });
+    /** The three slots of `op`'s `ok`, `stale` and `error` results. */
+    const answered = (op: string) =>
+      [series(op, "ok"), series(op, "stale"), series(op, "error")] as const;
     return {
       put: counted(
         operations.put,
@@ -201,6 +217,27 @@ export class QueueMetrics {
         durations.labels({ op: "size" }),
         [series("size", "ok"), series("size", "ok"), series("size", "error")],
         () => true,
+      ),
+      ack: counted(
+        operations.ack,
+        counts,
+        durations.labels({ op: "ack" }),
+        answered("ack"),
+        (response) => response.acked === true,
+      ),
+      release: counted(
+        operations.release,
+        counts,
+        durations.labels({ op: "release" }),
+        answered("release"),
+        (response) => response.released === true,
+      ),
+      extend: counted(
+        operations.extend,
+        counts,
+        durations.labels({ op: "extend" }),
+        answered("extend"),
+        (response) => response.extended === true,
       ),
     };
   }
