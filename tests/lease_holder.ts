@@ -18,7 +18,7 @@ if (import.meta.main) {
     `127.0.0.1:${port}`,
     grpc.credentials.createInsecure(),
   );
-  const session = client.Session() as grpc.ClientDuplexStream<unknown, Reply>;
+  const session = client.Session!() as grpc.ClientDuplexStream<unknown, Reply>;
   session.on("data", (reply: Reply) => console.log(reply.pop?.item ?? "-"));
   session.on("error", () => {});
   for (let i = 0; i < Number(count); i++) {
