@@ -182,62 +182,36 @@ export class QueueMetrics {
     const counts = this.#counts;
     const durations = this.#durations;
     for (const op of OPS) durations.zero({ op });
-    /** The three slots of `op`'s `ok`, `stale` and `error` results. */
-    const answered = (op: string) =>
-      [series(op, "ok"), series(op, "stale"), series(op, "error")] as const;
+    /** `run` as `op`, counted as `results` (yes, no) or `error`. */
+    const count = <Request, Response>(
+      op: string,
+      run: (request: Request, signal: AbortSignal) => Promise<Response>,
+      [yes, no]: readonly [string, string],
+      isYes: (response: Response) => boolean,
+    ) =>
+      counted(run, counts, durations.labels({ op }), [
+        series(op, yes),
+        series(op, no),
+        series(op, "error"),
+      ], isYes);
+    const { put, peek, pop, size, ack, release, extend } = operations;
     return {
-      put: counted(
-        operations.put,
-        counts,
-        durations.labels({ op: "put" }),
-        [series("put", "added"), series("put", "full"), series("put", "error")],
-        (response) => response.added,
+      put: count("put", put, ["added", "full"], (r) => r.added),
+      peek: count("peek", peek, ["item", "empty"], (r) => r.item !== undefined),
+      pop: count("pop", pop, ["item", "empty"], (r) => r.item !== undefined),
+      size: count("size", size, ["ok", "ok"], () => true),
+      ack: count("ack", ack, ["ok", "stale"], (r) => r.acked === true),
+      release: count(
+        "release",
+        release,
+        ["ok", "stale"],
+        (r) => r.released === true,
       ),
-      peek: counted(
-        operations.peek,
-        counts,
-        durations.labels({ op: "peek" }),
-        [
-          series("peek", "item"),
-          series("peek", "empty"),
-          series("peek", "error"),
-        ],
-        (response) => response.item !== undefined,
-      ),
-      pop: counted(
-        operations.pop,
-        counts,
-        durations.labels({ op: "pop" }),
-        [series("pop", "item"), series("pop", "empty"), series("pop", "error")],
-        (response) => response.item !== undefined,
-      ),
-      size: counted(
-        operations.size,
-        counts,
-        durations.labels({ op: "size" }),
-        [series("size", "ok"), series("size", "ok"), series("size", "error")],
-        () => true,
-      ),
-      ack: counted(
-        operations.ack,
-        counts,
-        durations.labels({ op: "ack" }),
-        answered("ack"),
-        (response) => response.acked === true,
-      ),
-      release: counted(
-        operations.release,
-        counts,
-        durations.labels({ op: "release" }),
-        answered("release"),
-        (response) => response.released === true,
-      ),
-      extend: counted(
-        operations.extend,
-        counts,
-        durations.labels({ op: "extend" }),
-        answered("extend"),
-        (response) => response.extended === true,
+      extend: count(
+        "extend",
+        extend,
+        ["ok", "stale"],
+        (r) => r.extended === true,
       ),
     };
   }
