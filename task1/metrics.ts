@@ -37,7 +37,19 @@ const SERIES = [
   ["pop", "error"],
   ["size", "ok"],
   ["size", "error"],
+  ["ack", "ok"],
+  ["ack", "stale"],
+  ["ack", "error"],
+  ["release", "ok"],
+  ["release", "stale"],
+  ["release", "error"],
+  ["extend", "ok"],
+  ["extend", "stale"],
+  ["extend", "error"],
 ] as const;
+
+/** Every `op` of {@linkcode SERIES}, in order. */
+const OPS = [...new Set(SERIES.map(([op]) => op))];
 
 /** The index of `op`'s `result` in {@linkcode SERIES}. */
 function series(op: string, result: string): number {
@@ -83,7 +95,7 @@ export class QueueMetrics {
     gauge(
       "queue_leased_items",
       "Items popped under a lease, not yet acked.",
-      () => 0,
+      () => status()?.leased ?? 0,
     );
     gauge(
       "queue_bytes",
@@ -136,7 +148,8 @@ export class QueueMetrics {
       });
       this.#committedChanges = new Counter({
         name: "queue_store_committed_changes_total",
-        help: "Changes (one per Put or Pop) written to the queue file.",
+        help:
+          "Changes (a Put, a Pop, a lease, an Ack) written to the queue file.",
         registers,
       });
     }
@@ -168,39 +181,37 @@ export class QueueMetrics {
   instrument(operations: QueueOperations): QueueOperations {
     const counts = this.#counts;
     const durations = this.#durations;
-    for (const op of ["put", "peek", "pop", "size"]) durations.zero({ op });
+    for (const op of OPS) durations.zero({ op });
+    /** `run` as `op`, counted as `results` (yes, no) or `error`. */
+    const count = <Request, Response>(
+      op: string,
+      run: (request: Request, signal: AbortSignal) => Promise<Response>,
+      [yes, no]: readonly [string, string],
+      isYes: (response: Response) => boolean,
+    ) =>
+      counted(run, counts, durations.labels({ op }), [
+        series(op, yes),
+        series(op, no),
+        series(op, "error"),
+      ], isYes);
+    const { put, peek, pop, size, ack, release, extend } = operations;
     return {
-      put: counted(
-        operations.put,
-        counts,
-        durations.labels({ op: "put" }),
-        [series("put", "added"), series("put", "full"), series("put", "error")],
-        (response) => response.added,
+      put: count("put", put, ["added", "full"], (r) => r.added),
+      peek: count("peek", peek, ["item", "empty"], (r) => r.item !== undefined),
+      pop: count("pop", pop, ["item", "empty"], (r) => r.item !== undefined),
+      size: count("size", size, ["ok", "ok"], () => true),
+      ack: count("ack", ack, ["ok", "stale"], (r) => r.acked === true),
+      release: count(
+        "release",
+        release,
+        ["ok", "stale"],
+        (r) => r.released === true,
       ),
-      peek: counted(
-        operations.peek,
-        counts,
-        durations.labels({ op: "peek" }),
-        [
-          series("peek", "item"),
-          series("peek", "empty"),
-          series("peek", "error"),
-        ],
-        (response) => response.item !== undefined,
-      ),
-      pop: counted(
-        operations.pop,
-        counts,
-        durations.labels({ op: "pop" }),
-        [series("pop", "item"), series("pop", "empty"), series("pop", "error")],
-        (response) => response.item !== undefined,
-      ),
-      size: counted(
-        operations.size,
-        counts,
-        durations.labels({ op: "size" }),
-        [series("size", "ok"), series("size", "ok"), series("size", "error")],
-        () => true,
+      extend: count(
+        "extend",
+        extend,
+        ["ok", "stale"],
+        (r) => r.extended === true,
       ),
     };
   }

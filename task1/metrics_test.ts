@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { serveMetrics } from "../lib/metrics_http.ts";
 import { QueueMetrics } from "./metrics.ts";
+import { queueOperations } from "./operations.ts";
 import { createQueueServer } from "./queue_server.ts";
 import { MemoryStore } from "./store/memory.ts";
 import { openSqliteStore } from "./store/sqlite/mod.ts";
@@ -33,6 +34,9 @@ Deno.test("queue metrics count an operation that fails as error and time it", as
     peek: () => Promise.resolve({}),
     pop: () => Promise.resolve({ item: "A" }),
     size: () => Promise.resolve({ size: 0 }),
+    ack: () => Promise.resolve({ acked: true }),
+    release: () => Promise.resolve({ released: false }),
+    extend: () => Promise.resolve({ extended: false }),
   });
   await assert.rejects(
     operations.put({ item: "x" }, new AbortController().signal),
@@ -44,6 +48,53 @@ Deno.test("queue metrics count an operation that fails as error and time it", as
     text,
     /^queue_operation_duration_seconds_count\{op="put"\} 1$/m,
   );
+  await store.close();
+});
+
+Deno.test("queue metrics count Ack, Release and Extend as ok or stale and report the leased items", async () => {
+  const metrics = new QueueMetrics("memory");
+  const store = new MemoryStore(3);
+  metrics.watchStore(store);
+  const operations = metrics.instrument(
+    queueOperations(store, { maxItemBytes: 1024 }),
+  );
+  const signal = new AbortController().signal;
+  for (const item of ["A", "B", "C"]) await store.put(item);
+  const a = await store.lease({ leaseMs: 60_000 });
+  const b = await store.lease({ leaseMs: 60_000 });
+  await store.lease({ leaseMs: 60_000 });
+  let text = await metrics.registry.metrics();
+  assert.match(text, /^queue_leased_items 3$/m);
+  await operations.ack({ receipt: a!.receipt }, signal);
+  await operations.ack({ receipt: a!.receipt }, signal);
+  await operations.extend({ receipt: b!.receipt, lease_ms: 1000 }, signal);
+  await operations.release({ receipt: b!.receipt }, signal);
+  await operations.release({ receipt: "nonsense" }, signal);
+  text = await metrics.registry.metrics();
+  for (
+    const [op, result, count] of [
+      ["ack", "ok", 1],
+      ["ack", "stale", 1],
+      ["ack", "error", 0],
+      ["release", "ok", 1],
+      ["release", "stale", 1],
+      ["extend", "ok", 1],
+      ["extend", "stale", 0],
+    ] as const
+  ) {
+    assert.match(
+      text,
+      new RegExp(
+        `^queue_operations_total\\{op="${op}",result="${result}"\\} ${count}$`,
+        "m",
+      ),
+    );
+  }
+  assert.match(
+    text,
+    /^queue_operation_duration_seconds_count\{op="release"\} 2$/m,
+  );
+  assert.match(text, /^queue_leased_items 1$/m);
   await store.close();
 });
 

@@ -7,13 +7,23 @@
  */
 import { Buffer } from "node:buffer";
 import { itemNotUtf8 } from "./item_utf8.ts";
-import { MAX_WAIT_MS, type QueueStore } from "./store/mod.ts";
+import {
+  type Leased,
+  MAX_LEASE_MS,
+  MAX_WAIT_MS,
+  type QueueStore,
+} from "./store/mod.ts";
 import type {
+  AckResponse,
   EmptyRequest,
+  ExtendRequest,
+  ExtendResponse,
   ItemResponse,
   PopRequest,
   PutRequest,
   PutResponse,
+  ReceiptRequest,
+  ReleaseResponse,
   SizeResponse,
 } from "./proto.ts";
 
@@ -31,10 +41,26 @@ export interface QueueOperations {
   put(request: PutRequest, signal: AbortSignal): Promise<PutResponse>;
   /** Returns the head item without removing it. */
   peek(request: EmptyRequest, signal: AbortSignal): Promise<ItemResponse>;
-  /** Removes and returns the head item. */
-  pop(request: PopRequest, signal: AbortSignal): Promise<ItemResponse>;
-  /** Returns the number of items queued. */
+  /**
+   * Removes and returns the head item, or with `lease_ms` leases it; a lease
+   * taken with an `owner` (a Session's) ends when that signal aborts.
+   */
+  pop(
+    request: PopRequest,
+    signal: AbortSignal,
+    owner?: AbortSignal,
+  ): Promise<ItemResponse>;
+  /** Returns the number of items queued and of items leased. */
   size(request: EmptyRequest, signal: AbortSignal): Promise<SizeResponse>;
+  /** Removes a leased item for good. */
+  ack(request: ReceiptRequest, signal: AbortSignal): Promise<AckResponse>;
+  /** Gives a leased item back at the head of the queue. */
+  release(
+    request: ReceiptRequest,
+    signal: AbortSignal,
+  ): Promise<ReleaseResponse>;
+  /** Moves the end of a lease to `lease_ms` from now. */
+  extend(request: ExtendRequest, signal: AbortSignal): Promise<ExtendResponse>;
 }
 
 /** Options of {@linkcode queueOperations}. */
@@ -93,12 +119,34 @@ export function queueOperations(
     async peek() {
       return itemResponse(await store.peek());
     },
-    async pop({ wait_ms = 0 }, signal) {
+    async pop({ wait_ms = 0, lease_ms = 0 }, signal, owner) {
       const waitMs = checkWait(wait_ms);
-      return itemResponse(await store.pop({ waitMs, signal }));
+      if (lease_ms === 0) {
+        return itemResponse(await store.pop({ waitMs, signal }));
+      }
+      const leaseMs = checkLease(lease_ms);
+      return leasedResponse(
+        await store.lease({
+          waitMs,
+          signal,
+          leaseMs,
+          ...(owner === undefined ? {} : { owner }),
+        }),
+      );
     },
     async size() {
-      return { size: await store.size() };
+      const size = await store.size();
+      return { size, leased: store.status().leased };
+    },
+    async ack({ receipt = "" }) {
+      return { acked: await store.ack(receipt) };
+    },
+    async release({ receipt = "" }) {
+      return { released: await store.release(receipt) };
+    },
+    async extend({ receipt = "", lease_ms = 0 }) {
+      const leaseMs = checkLease(lease_ms);
+      return { extended: await store.extend(receipt, leaseMs) };
     },
   };
 }
@@ -147,6 +195,30 @@ function checkWait(waitMs: number): number {
     );
   }
   return waitMs;
+}
+
+/**
+ * Checks a request's `lease_ms`: above 0 and at most
+ * {@linkcode MAX_LEASE_MS}.
+ *
+ * @throws {RangeError} when it is 0 or longer
+ */
+function checkLease(leaseMs: number): number {
+  if (leaseMs <= 0) {
+    throw new RangeError("Invalid lease_ms 0: a lease lasts at least 1 ms");
+  }
+  if (leaseMs > MAX_LEASE_MS) {
+    throw new RangeError(
+      `Invalid lease_ms ${leaseMs}: more than the limit of ${MAX_LEASE_MS} ms (1 hour)`,
+    );
+  }
+  return leaseMs;
+}
+
+function leasedResponse(leased: Leased | undefined): ItemResponse {
+  if (leased === undefined) return {};
+  const { item, receipt, deliveryCount } = leased;
+  return { item, receipt, delivery_count: deliveryCount };
 }
 
 function itemResponse(item: string | undefined): ItemResponse {

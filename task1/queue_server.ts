@@ -261,6 +261,9 @@ function unaryHandlers(
     Peek: unary(operations.peek),
     Pop: unary(operations.pop, waits),
     Size: unary(operations.size),
+    Ack: unary(operations.ack),
+    Release: unary(operations.release),
+    Extend: unary(operations.extend),
     Session: metrics ? countedSessions(session, metrics) : session,
   };
 }

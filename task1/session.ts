@@ -110,6 +110,11 @@ class SessionRun {
   /** Resumes the run loop waiting for a reply to leave, if it waits. */
   #wake: (() => void) | undefined;
   readonly #cancelled = new AbortController();
+  /**
+   * Aborted when the stream ends for any reason (answered, cancelled,
+   * failed): the owner of the session's leases, which then end at once.
+   */
+  readonly #ended = new AbortController();
   /** Commands received and not yet run, oldest first. */
   readonly #received: Received[] = [];
   #receivedBytes = 0;
@@ -136,6 +141,10 @@ class SessionRun {
     call.on("data", (command: Command) => this.#receive(command));
     call.on("end", () => this.#endOfCommands());
     call.once("cancelled", () => this.#cancelled.abort());
+    const end = () => this.#ended.abort();
+    for (const event of ["cancelled", "error", "finish", "close"]) {
+      call.once(event, end);
+    }
     // A failed write means the stream is gone; "cancelled" follows.
     call.on("error", () => this.#cancelled.abort());
     if (closing?.aborted) this.#close();
@@ -248,9 +257,19 @@ class SessionRun {
         case "peek":
           return { peek: await operations.peek({}, signal) };
         case "pop":
-          return { pop: await operations.pop(command.pop!, signal) };
+          return {
+            pop: await operations.pop(command.pop!, signal, this.#ended.signal),
+          };
         case "size":
           return { size: await operations.size({}, signal) };
+        case "ack":
+          return { ack: await operations.ack(command.ack!, signal) };
+        case "release":
+          return {
+            release: await operations.release(command.release!, signal),
+          };
+        case "extend":
+          return { extend: await operations.extend(command.extend!, signal) };
         default:
           return {
             error: {
@@ -269,11 +288,13 @@ class SessionRun {
 /** About how many bytes `reply` takes on the wire. */
 function replyBytes(reply: Reply): number {
   const text = reply.pop?.item ?? reply.peek?.item ?? reply.error?.message;
-  return 16 + (text === undefined ? 0 : Buffer.byteLength(text));
+  const receipt = reply.pop?.receipt?.length ?? 0;
+  return 16 + receipt + (text === undefined ? 0 : Buffer.byteLength(text));
 }
 
 /** About how many bytes `command` holds. */
 function commandBytes(command: Command): number {
-  const item = command.put?.item;
-  return 16 + (item === undefined ? 0 : Buffer.byteLength(item));
+  const text = command.put?.item ?? command.ack?.receipt ??
+    command.release?.receipt ?? command.extend?.receipt;
+  return 16 + (text === undefined ? 0 : Buffer.byteLength(text));
 }

@@ -2,12 +2,15 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type {
+  AckResponse,
   Command,
   EmptyRequest,
+  ExtendResponse,
   ItemResponse,
   PopRequest,
   PutRequest,
   PutResponse,
+  ReleaseResponse,
   Reply,
   SizeResponse,
 } from "./proto.ts";
@@ -116,6 +119,9 @@ function recordingOperations(
       r: EmptyRequest,
       s: AbortSignal,
     ) => Promise<SizeResponse>,
+    ack: run<AckResponse>("ack") as QueueOperations["ack"],
+    release: run<ReleaseResponse>("release") as QueueOperations["release"],
+    extend: run<ExtendResponse>("extend") as QueueOperations["extend"],
   };
   return { calls, operations };
 }

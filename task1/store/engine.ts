@@ -9,27 +9,33 @@
  * @module
  */
 import { checkWellFormed, Utf8Queue } from "../utf8_queue.ts";
+import { type HeldItem, LeaseTable, ReturnedItems } from "./leases.ts";
 import {
   DEFAULT_MAX_BYTES,
   type JournalStatus,
+  type Leased,
+  type LeaseOptions,
   type QueueStore,
   StoreClosedError,
   type StoreStatus,
   utf8Bytes,
   type WaitOptions,
 } from "./mod.ts";
-import { MAX_WAITING_BYTES, Waiters } from "./waiters.ts";
+import { MAX_WAITING_BYTES, type PopWaiter, Waiters } from "./waiters.ts";
 
 /**
- * Where a durable store writes what the engine decided. Appends and
- * removals are recorded in order; {@linkcode Journal.durable} resolves once
- * everything recorded so far is durable.
+ * Where a durable store writes what the engine decided, item by item, named
+ * by `seq` (put order, never reused for a present item). Changes are
+ * recorded in order; {@linkcode Journal.durable} resolves once everything
+ * recorded so far is durable.
  */
 export interface Journal {
-  /** Records that `item` was appended at the tail. */
-  appended(item: string): void;
-  /** Records that `count` items were removed from the head. */
-  removed(count: number): void;
+  /** Records that `item` was appended at the tail as `seq`. */
+  appended(seq: number, item: string): void;
+  /** Records that the item `seq` was removed for good (popped or acked). */
+  removed(seq: number): void;
+  /** Records that the item `seq` was leased, now `deliveryCount` times. */
+  leased(seq: number, deliveryCount: number): void;
   /**
    * Resolves once everything recorded so far is durable; rejects with a
    * `StoreFailedError` if it never will be.
@@ -41,6 +47,16 @@ export interface Journal {
   status?(): JournalStatus;
   /** Makes everything recorded durable and releases the journal. */
   close(): Promise<void>;
+}
+
+/** An item that was leased and not acked, as a durable store reloads it. */
+export interface ReturnedItem {
+  /** Its place in put order. */
+  seq: number;
+  /** The item. */
+  item: string;
+  /** How many leasing pops handed it out. */
+  deliveryCount: number;
 }
 
 /** Options of {@linkcode QueueEngine}. */
@@ -59,22 +75,46 @@ export interface QueueEngineOptions {
    * @default {Math.min(maxBytes, 16 MiB)}
    */
   maxWaitingBytes?: number;
-  /** The items queued at start, head first (a durable store's contents). */
+  /**
+   * The items never leased, queued at start, head first (a durable store's
+   * contents), numbered from `firstSeq` on.
+   */
   items?: Iterable<string>;
+  /**
+   * The `seq` of the first of `items`, and of the next item put if there is
+   * none.
+   *
+   * @default {1}
+   */
+  firstSeq?: number;
+  /**
+   * The items leased and not acked before a restart: they are back at the
+   * head, in put order, ahead of `items`, with their delivery counts.
+   */
+  returned?: Iterable<ReturnedItem>;
   /** Where each change is made durable before its answer is released. */
   journal?: Journal;
 }
 
 /**
  * A bounded first-in, first-out queue in memory whose puts and pops may
- * wait. A put waits while the queue is full (by count or by bytes) or while
- * an earlier put still waits; a pop waits while the queue is empty. An item
- * put while pops wait goes straight to the first of them.
+ * wait, and whose items may be leased. A put waits while the queue is full
+ * (by count or by bytes, leased items included) or while an earlier put
+ * still waits; a pop waits while the queue is empty. An item put while pops
+ * wait goes straight to the first of them. Items that come back from a lease
+ * are served first, in put order, before the `Utf8Queue` of items never
+ * leased.
  */
 export class QueueEngine implements QueueStore {
   #capacity: number;
   #maxBytes: number;
+  /** The items never leased, from seq `#headSeq` on, without gaps. */
   #queue: Utf8Queue;
+  #headSeq: number;
+  #nextSeq: number;
+  /** The items that came back from a lease, served before `#queue`. */
+  #returned = new ReturnedItems();
+  #leases = new LeaseTable((held) => this.#giveBack(held));
   #waiters: Waiters;
   #journal: Journal | undefined;
   /** Never aborted: a store in memory alone cannot fail to write. */
@@ -106,6 +146,11 @@ export class QueueEngine implements QueueStore {
     const initial = [...items];
     this.#queue = new Utf8Queue(Math.max(capacity, initial.length));
     for (const item of initial) this.#queue.put(item);
+    this.#headSeq = options.firstSeq ?? 1;
+    this.#nextSeq = this.#headSeq + initial.length;
+    for (const { seq, item, deliveryCount } of options.returned ?? []) {
+      this.#returned.add({ seq, item, bytes: utf8Bytes(item), deliveryCount });
+    }
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
     this.#waiters = new Waiters({
@@ -137,10 +182,17 @@ export class QueueEngine implements QueueStore {
     const bytes = utf8Bytes(item);
     if (this.#waiters.puts.size === 0) {
       const [popper] = this.#waiters.pops;
-      if (popper) {
+      if (popper && popper.lease === undefined) {
         // Straight to a waiting pop: the item never enters the queue, and
         // nothing needs to be written for it.
         popper.settle(this.#answer(item));
+        return this.#answer(true);
+      }
+      if (popper && this.#fits(bytes)) {
+        // Straight to a waiting leasing pop: it is stored, under lease.
+        const seq = this.#nextSeq++;
+        this.#journal?.appended(seq, item);
+        this.#hand(popper, { seq, item, bytes, deliveryCount: 0 });
         return this.#answer(true);
       }
       if (this.#fits(bytes)) {
@@ -161,37 +213,77 @@ export class QueueEngine implements QueueStore {
   pop(options: WaitOptions = {}): Promise<string | undefined> {
     const refused = this.#refusal(options.signal);
     if (refused) return Promise.reject(refused);
-    const item = this.#queue.pop();
-    if (item !== undefined) {
-      this.#journal?.removed(1);
+    const held = this.#takeHead();
+    if (held !== undefined) {
+      this.#journal?.removed(held.seq);
       this.#admitWaitingPuts();
-      return this.#answer(item);
+      return this.#answer(held.item);
     }
     const { waitMs = 0 } = options;
     if (waitMs <= 0) return this.#answer(undefined);
     return this.#waiters.pop(options);
   }
 
+  /** Leases the head item, or answers undefined when none comes in `waitMs`. */
+  lease(options: LeaseOptions): Promise<Leased | undefined> {
+    const refused = this.#refusal(options.signal) ??
+      (options.owner?.aborted ? options.owner.reason : undefined);
+    if (refused) return Promise.reject(refused);
+    const held = this.#takeHead();
+    if (held !== undefined) return this.#answer(this.#lease(held, options));
+    const { waitMs = 0 } = options;
+    if (waitMs <= 0) return this.#answer(undefined);
+    return this.#waiters.lease(options);
+  }
+
+  /** Removes the item leased under `receipt` for good. */
+  ack(receipt: string): Promise<boolean> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    const held = this.#leases.end(receipt);
+    if (held === undefined) return this.#answer(false);
+    this.#journal?.removed(held.seq);
+    this.#admitWaitingPuts();
+    return this.#answer(true);
+  }
+
+  /** Puts the item leased under `receipt` back at the head. */
+  release(receipt: string): Promise<boolean> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    const held = this.#leases.end(receipt);
+    if (held !== undefined) this.#giveBack(held);
+    return this.#answer(held !== undefined);
+  }
+
+  /** Makes the lease under `receipt` end `leaseMs` from now. */
+  extend(receipt: string, leaseMs: number): Promise<boolean> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    return this.#answer(this.#leases.extend(receipt, leaseMs));
+  }
+
   /** The head item, read from memory. */
   peek(): Promise<string | undefined> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
-    return this.#answer(this.#queue.peek());
+    return this.#answer(this.#returned.peek()?.item ?? this.#queue.peek());
   }
 
-  /** The number of items, read from memory. */
+  /** The number of items queued (not leased), read from memory. */
   size(): Promise<number> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
-    return this.#answer(this.#queue.size);
+    return this.#answer(this.#queue.size + this.#returned.size);
   }
 
   /** What the store holds and how many callers wait. */
   status(): StoreStatus {
     const journal = this.#journal?.status?.();
     return {
-      size: this.#queue.size,
-      bytes: this.#queue.bytes,
+      size: this.#queue.size + this.#returned.size,
+      leased: this.#leases.size,
+      bytes: this.#heldBytes(),
       capacity: this.#capacity,
       maxBytes: this.#maxBytes,
       waitingPuts: this.#waiters.puts.size,
@@ -200,12 +292,16 @@ export class QueueEngine implements QueueStore {
     };
   }
 
-  /** Ends every waiting call, refuses new ones, closes the journal. */
+  /**
+   * Ends every waiting call, refuses new ones, closes the journal. Leases
+   * end with the store: in a durable store their items are back at restart.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#waiters.failAll(new StoreClosedError("The queue is shutting down"));
     this.#waiters.clear();
+    this.#leases.clear();
     await this.#journal?.close();
   }
 
@@ -221,14 +317,74 @@ export class QueueEngine implements QueueStore {
     return undefined;
   }
 
+  #heldBytes(): number {
+    return this.#queue.bytes + this.#returned.bytes + this.#leases.bytes;
+  }
+
   #fits(bytes: number): boolean {
-    return this.#queue.size < this.#capacity &&
-      this.#queue.bytes + bytes <= this.#maxBytes;
+    const held = this.#queue.size + this.#returned.size + this.#leases.size;
+    return held < this.#capacity && this.#heldBytes() + bytes <= this.#maxBytes;
   }
 
   #append(item: string): void {
     this.#queue.put(item);
-    this.#journal?.appended(item);
+    this.#journal?.appended(this.#nextSeq++, item);
+  }
+
+  /** Takes the head item out of the queue: a returned one first. */
+  #takeHead(): HeldItem | undefined {
+    const returned = this.#returned.shift();
+    if (returned) return returned;
+    const item = this.#queue.pop();
+    if (item === undefined) return undefined;
+    return {
+      seq: this.#headSeq++,
+      item,
+      bytes: utf8Bytes(item),
+      deliveryCount: 0,
+    };
+  }
+
+  /** Leases `held`, recording its new delivery count, and says so. */
+  #lease(
+    held: HeldItem,
+    { leaseMs, owner }: Pick<LeaseOptions, "leaseMs" | "owner">,
+  ): Leased {
+    const deliveryCount = held.deliveryCount + 1;
+    this.#journal?.leased(held.seq, deliveryCount);
+    const receipt = this.#leases.take(
+      { ...held, deliveryCount },
+      leaseMs,
+      owner,
+    );
+    return { item: held.item, receipt, deliveryCount };
+  }
+
+  /** Hands a held item to a waiting pop, leasing it if it asks for a lease. */
+  #hand(popper: PopWaiter, held: HeldItem): void {
+    const { lease } = popper;
+    if (lease?.owner?.aborted) {
+      // Its Session is gone: the item goes to the next one, or back.
+      popper.fail(lease.owner.reason);
+      this.#giveBack(held);
+    } else if (lease) {
+      popper.settle(this.#answer(this.#lease(held, lease)));
+    } else {
+      this.#journal?.removed(held.seq);
+      popper.settle(this.#answer(held.item));
+      this.#admitWaitingPuts();
+    }
+  }
+
+  /**
+   * Puts an item whose lease ended without an Ack back at the head, in put
+   * order, or hands it to the first waiting pop.
+   */
+  #giveBack(held: HeldItem): void {
+    if (this.#closed || this.failed.aborted) return;
+    const [popper] = this.#waiters.pops;
+    if (popper) this.#hand(popper, held);
+    else this.#returned.add(held);
   }
 
   /** Moves waiting puts into the queue, in order, while the first one fits. */

@@ -14,6 +14,9 @@ import { Buffer } from "node:buffer";
 /** The longest wait a caller may ask for: one hour, in milliseconds. */
 export const MAX_WAIT_MS = 3_600_000;
 
+/** The longest lease a caller may ask for: one hour, in milliseconds. */
+export const MAX_LEASE_MS = 3_600_000;
+
 /** The default bound on the bytes of queued items: 1 GiB. */
 export const DEFAULT_MAX_BYTES = 1024 ** 3;
 
@@ -34,11 +37,35 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** How a leasing pop waits and how long its lease lasts. */
+export interface LeaseOptions extends WaitOptions {
+  /** How long the lease lasts, in milliseconds (above 0). */
+  leaseMs: number;
+  /**
+   * The lease's owner: when this signal aborts (the Session that took the
+   * lease ended), the lease ends at once and its item goes back to the head.
+   * Without an owner the lease lasts until Ack, Release or its end.
+   */
+  owner?: AbortSignal;
+}
+
+/** An item handed out under lease by {@linkcode QueueStore.lease}. */
+export interface Leased {
+  /** The item, as it was put. */
+  item: string;
+  /** The opaque, unguessable receipt that Ack, Release and Extend take. */
+  receipt: string;
+  /** How many leasing pops handed this item out, this one included. */
+  deliveryCount: number;
+}
+
 /** What a store reports about itself, for logs, health and tests. */
 export interface StoreStatus {
   /** The number of items queued. */
   size: number;
-  /** The UTF-8 bytes of the items queued. */
+  /** The items under lease: out of Peek, Pop and Size's view, but holding room. */
+  leased: number;
+  /** The UTF-8 bytes of the items queued and leased (they all hold room). */
   bytes: number;
   /** The most items accepted. */
   capacity: number;
@@ -84,6 +111,26 @@ export interface QueueStore extends AsyncDisposable {
    * started waiting.
    */
   pop(options?: WaitOptions): Promise<string | undefined>;
+  /**
+   * Leases the head item for `leaseMs` and resolves to it with its receipt,
+   * or resolves to undefined when no item arrives within `waitMs` (waiting
+   * as {@linkcode QueueStore.pop} does, in the same line). The item leaves
+   * Peek, Pop and Size's view but keeps its room until it is acked; when
+   * the lease ends without an Ack (Release, its time, its owner, a
+   * restart), it goes back to the head, ahead of every item never leased,
+   * in the order items were put.
+   */
+  lease(options: LeaseOptions): Promise<Leased | undefined>;
+  /**
+   * Removes the item leased under `receipt` for good and resolves to true;
+   * resolves to false, changing nothing, when the receipt holds no lease
+   * (unknown, malformed, acked, released or run out).
+   */
+  ack(receipt: string): Promise<boolean>;
+  /** Ends the lease under `receipt` and puts its item back at the head; false as for `ack`. */
+  release(receipt: string): Promise<boolean>;
+  /** Makes the lease under `receipt` end `leaseMs` from now; false as for `ack`. */
+  extend(receipt: string, leaseMs: number): Promise<boolean>;
   /** Resolves to the head item without removing it, or undefined. */
   peek(): Promise<string | undefined>;
   /** Resolves to the number of items queued. */
@@ -116,6 +163,15 @@ export interface QueueStore extends AsyncDisposable {
 export class StoreClosedError extends Error {
   /** The class name, for messages and logs. */
   override name = "StoreClosedError";
+}
+
+/**
+ * The store cannot do this at all (for example leases in a store that does
+ * not have them yet); its message says what, in one line.
+ */
+export class StoreUnsupportedError extends Error {
+  /** The class name, for messages and logs. */
+  override name = "StoreUnsupportedError";
 }
 
 /** The store cannot keep its promises any more, for example a write failed. */

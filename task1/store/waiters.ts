@@ -10,7 +10,7 @@
  * @module
  */
 import { Deadlines } from "../../lib/deadlines.ts";
-import type { WaitOptions } from "./mod.ts";
+import type { Leased, LeaseOptions, WaitOptions } from "./mod.ts";
 
 /**
  * The most UTF-8 bytes of items that waiting puts hold in memory together, by
@@ -41,8 +41,14 @@ export interface PutWaiter extends Waiter<boolean> {
   readonly bytes: number;
 }
 
-/** A pop waiting for an item. */
-export type PopWaiter = Waiter<string | undefined>;
+/**
+ * A pop waiting for an item. One that asks for a `lease` must be settled
+ * with a {@linkcode Leased}, any other with the item itself.
+ */
+export interface PopWaiter extends Waiter<string | Leased | undefined> {
+  /** The lease it asks for; undefined for a pop that removes the item. */
+  readonly lease: Pick<LeaseOptions, "leaseMs" | "owner"> | undefined;
+}
 
 /** Options of {@linkcode Waiters}. */
 export interface WaitersOptions {
@@ -121,7 +127,29 @@ export class Waiters {
    * resolves to undefined), or its signal or the store ends it.
    */
   pop(options: WaitOptions): Promise<string | undefined> {
-    return this.#wait(this.#pops, {}, undefined, options);
+    // Settled with a string: it asks for no lease.
+    return this.#wait<string | Leased | undefined, PopWaiter>(
+      this.#pops,
+      { lease: undefined },
+      undefined,
+      options,
+    ) as Promise<string | undefined>;
+  }
+
+  /**
+   * Queues a leasing pop in the same line as the others, until the store
+   * settles it with a lease, its time is up (undefined), or its signal or
+   * the store ends it.
+   */
+  lease(options: LeaseOptions): Promise<Leased | undefined> {
+    const { leaseMs, owner } = options;
+    // Settled with a Leased: it asks for a lease.
+    return this.#wait<string | Leased | undefined, PopWaiter>(
+      this.#pops,
+      { lease: owner === undefined ? { leaseMs } : { leaseMs, owner } },
+      undefined,
+      options,
+    ) as Promise<Leased | undefined>;
   }
 
   /** Fails every waiter that is not busy with `reason`. */

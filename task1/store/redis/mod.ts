@@ -24,9 +24,12 @@ import {
 } from "../../../lib/redis/mod.ts";
 import {
   DEFAULT_MAX_BYTES,
+  type Leased,
+  type LeaseOptions,
   type QueueStore,
   StoreClosedError,
   type StoreStatus,
+  StoreUnsupportedError,
   utf8Bytes,
   type WaitOptions,
 } from "../mod.ts";
@@ -251,6 +254,26 @@ export class RedisStore implements QueueStore {
     return await this.#waiting.pop(options);
   }
 
+  /** Leases are not in the Redis store yet: rejects, changing nothing. */
+  lease(_options: LeaseOptions): Promise<Leased | undefined> {
+    return Promise.reject(noLeases());
+  }
+
+  /** Leases are not in the Redis store yet: rejects, changing nothing. */
+  ack(_receipt: string): Promise<boolean> {
+    return Promise.reject(noLeases());
+  }
+
+  /** Leases are not in the Redis store yet: rejects, changing nothing. */
+  release(_receipt: string): Promise<boolean> {
+    return Promise.reject(noLeases());
+  }
+
+  /** Leases are not in the Redis store yet: rejects, changing nothing. */
+  extend(_receipt: string, _leaseMs: number): Promise<boolean> {
+    return Promise.reject(noLeases());
+  }
+
   /** The head item, read from Redis. */
   async peek(): Promise<string | undefined> {
     this.#check();
@@ -267,6 +290,7 @@ export class RedisStore implements QueueStore {
   status(): StoreStatus {
     return {
       size: this.#protocol.lastSize,
+      leased: 0,
       bytes: this.#protocol.lastBytes,
       capacity: this.#protocol.capacity,
       maxBytes: this.#protocol.maxBytes,
@@ -317,4 +341,11 @@ export class RedisStore implements QueueStore {
     if (this.#waiting.pops === 0) await this.#inFlight.returnMoved();
     await this.#protocol.readCounts();
   }
+}
+
+/** Why a lease operation fails on this store, for now. */
+function noLeases(): StoreUnsupportedError {
+  return new StoreUnsupportedError(
+    "Leases are not supported with --redis yet",
+  );
 }

@@ -4,10 +4,14 @@
  * `node:sqlite` connection. The journal's worker (`worker.ts`) is
  * the only caller, so none of this runs on the server's event loop.
  *
- * The file holds one table, `items (seq INTEGER PRIMARY KEY, item TEXT)`;
- * `seq` grows by one per append and never goes back, so the order survives
- * restarts, and the items queued are exactly the rows, numbered without
- * gaps. It is marked as ours with `PRAGMA application_id`, kept in WAL mode
+ * The file holds one table, `items (seq INTEGER PRIMARY KEY, item TEXT,
+ * delivery_count INTEGER)`; `seq` grows by one per append and never goes
+ * back, so the order survives restarts, and the items queued are exactly the
+ * rows. The items never leased (`delivery_count` 0) are numbered without
+ * gaps; an item leased and not acked keeps its row, with how many times it
+ * was leased, and is back at the head when the file is opened again. A
+ * file of layout 1 (before leases, without the column) is given the column
+ * when it is opened. It is marked as ours with `PRAGMA application_id`, kept in WAL mode
  * with `synchronous=FULL`, and locked for the life of the connection with
  * `locking_mode=EXCLUSIVE`, so a second server cannot open it. A new file is
  * created readable by its owner only (0600), and SQLite gives `FILE-wal` the
@@ -25,8 +29,11 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 /** `PRAGMA application_id` of a queue file: "QUE1" in ASCII. */
 export const APPLICATION_ID = 0x51554531;
 
-/** `PRAGMA user_version`: the version of the file's layout. */
-const SCHEMA_VERSION = 1;
+/** `PRAGMA user_version`: the version of the file's layout (2: leases). */
+const SCHEMA_VERSION = 2;
+
+/** The layout before leases, which {@linkcode QueueFile} migrates. */
+const SCHEMA_VERSION_BEFORE_LEASES = 1;
 
 /** SQLite's result code for a file locked by another connection. */
 const SQLITE_BUSY = 5;
@@ -40,6 +47,13 @@ const BATCH_ITEMS = 65_536;
  */
 const BATCH_BYTES = 16 * 1024 * 1024;
 
+/**
+ * An item's length in bytes in SQL, or its type if it is not text (then
+ * `octet_length` would read it).
+ */
+const LENGTH =
+  "CASE typeof(item) WHEN 'text' THEN octet_length(item) ELSE typeof(item) END";
+
 /** Decodes items already checked to be UTF-8; a leading U+FEFF is kept. */
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -49,15 +63,31 @@ export class StoreFileError extends Error {
   override name = "StoreFileError";
 }
 
+/** A batch of the items leased and not acked, as the file holds them. */
+export interface ReturnedBatch {
+  /** Each item's seq, ascending. */
+  seqs: number[];
+  /** Each item's delivery count. */
+  counts: number[];
+  /** The items. */
+  items: string[];
+}
+
 /** An open, locked queue file. */
 export class QueueFile {
   #db: DatabaseSync;
   #path: string;
   #insert: StatementSync;
-  #deleteBelow: StatementSync;
+  #deleteRange: StatementSync;
+  #setCount: StatementSync;
   #lengths: StatementSync;
   #bytes: StatementSync;
-  /** The seq of the head item (the next one after the last when empty). */
+  #returnedRows: StatementSync;
+  #returnedBytes: StatementSync;
+  /**
+   * The seq of the first item never leased (the next one after the last
+   * when there is none).
+   */
   readonly head: number;
   /** The seq the next item appended gets. */
   readonly next: number;
@@ -80,36 +110,57 @@ export class QueueFile {
         const pages = Math.floor(maxFileBytes / pragma(this.#db, "page_size"));
         this.#db.exec(`PRAGMA max_page_count=${Math.max(1, pages)}`);
       }
-      const range = this.#db.prepare(
-        "SELECT min(seq) AS head, max(seq) AS last, count(*) AS count FROM items",
+      const ready = this.#db.prepare(
+        "SELECT min(seq) AS head, max(seq) AS last, count(*) AS count " +
+          "FROM items WHERE delivery_count = 0",
       ).get();
-      const count = Number(range?.count ?? 0);
-      const head = count > 0 ? Number(range?.head) : 1;
-      const last = count > 0 ? Number(range?.last) : 0;
-      if (last - head + 1 !== count) {
+      const count = Number(ready?.count ?? 0);
+      const last = Number(
+        this.#db.prepare("SELECT max(seq) AS last FROM items").get()?.last ??
+          0,
+      );
+      this.next = last + 1;
+      this.head = count > 0 ? Number(ready?.head) : this.next;
+      if (count > 0 && Number(ready?.last) - this.head + 1 !== count) {
         throw new StoreFileError(
           `"${path}" is corrupt: its items are not numbered in sequence`,
         );
       }
-      this.head = head;
-      this.next = last + 1;
       this.#insert = this.#db.prepare(
         "INSERT INTO items (seq, item) VALUES (?, ?)",
       );
-      this.#deleteBelow = this.#db.prepare("DELETE FROM items WHERE seq < ?");
+      this.#deleteRange = this.#db.prepare(
+        "DELETE FROM items WHERE seq >= ? AND seq < ?",
+      );
+      this.#setCount = this.#db.prepare(
+        "UPDATE items SET delivery_count = ? WHERE seq = ?",
+      );
       // The length of each item in bytes (or its type, if not text), and all
       // of them as one blob; both in seq order (a subquery's ORDER BY on the
       // key is kept and needs no sort). octet_length() on the column itself
       // reads no item's content.
       this.#lengths = this.#db.prepare(
         "SELECT json_group_array(length) AS lengths FROM (" +
-          "SELECT CASE typeof(item) WHEN 'text' THEN octet_length(item) " +
-          "ELSE typeof(item) END AS length FROM items " +
-          "WHERE seq >= ? AND seq < ? ORDER BY seq)",
+          `SELECT ${LENGTH} AS length FROM items ` +
+          "WHERE seq >= ? AND seq < ? AND delivery_count = 0 ORDER BY seq)",
       );
       this.#bytes = this.#db.prepare(
         "SELECT CAST(group_concat(item, '') AS BLOB) AS bytes FROM (" +
-          "SELECT item FROM items WHERE seq >= ? AND seq < ? ORDER BY seq)",
+          "SELECT item FROM items " +
+          "WHERE seq >= ? AND seq < ? AND delivery_count = 0 ORDER BY seq)",
+      );
+      // The same for the items leased and not acked, which are not numbered
+      // in sequence: each row's seq and delivery count come with its length.
+      this.#returnedRows = this.#db.prepare(
+        "SELECT json_group_array(json_array(seq, delivery_count, length)) " +
+          `AS rows FROM (SELECT seq, delivery_count, ${LENGTH} AS length ` +
+          "FROM items WHERE seq >= ? AND delivery_count > 0 ORDER BY seq " +
+          `LIMIT ${BATCH_ITEMS})`,
+      );
+      this.#returnedBytes = this.#db.prepare(
+        "SELECT CAST(group_concat(item, '') AS BLOB) AS bytes FROM (" +
+          "SELECT item FROM items " +
+          "WHERE seq >= ? AND seq <= ? AND delivery_count > 0 ORDER BY seq)",
       );
     } catch (error: unknown) {
       this.#db.close();
@@ -118,11 +169,11 @@ export class QueueFile {
   }
 
   /**
-   * The items from seq `from` on, in order, of those the file held when it
-   * was opened: at most 65,536 of them and 16 MiB of UTF-8 together, but at
-   * least one while any is left (an item larger than 16 MiB comes alone).
-   * Each batch takes two statements, its items' lengths and their bytes, so
-   * a million small items load in about a second.
+   * The items never leased from seq `from` on, in order, of those the file
+   * held when it was opened: at most 65,536 of them and 16 MiB of UTF-8
+   * together, but at least one while any is left (an item larger than
+   * 16 MiB comes alone). Each batch takes two statements, its items' lengths
+   * and their bytes, so a million small items load in about a second.
    *
    * @throws {StoreFileError} when an item is missing, is not text or not
    * valid UTF-8, or SQLite cannot read it (a corrupt page, an I/O error)
@@ -137,42 +188,84 @@ export class QueueFile {
       if (lengths.length !== to - from) {
         throw this.#corrupt("its items are not numbered in sequence");
       }
-      let count = 0;
-      let total = 0;
-      for (const length of lengths) {
-        if (typeof length === "string") {
-          throw this.#corrupt(
-            `the item at seq ${from + count} is of type ${length}, not text`,
-          );
-        }
-        if (count > 0 && total + length > BATCH_BYTES) break;
-        total += length;
-        count++;
-      }
+      const seqs = lengths.map((_, i) => from + i);
+      const count = this.#fit(lengths, seqs);
       const bytes = this.#bytes.get(from, from + count)?.bytes;
-      if (!(bytes instanceof Uint8Array) || bytes.length !== total) {
-        throw this.#corrupt(`the items from seq ${from} on do not add up`);
-      }
-      return this.#decode(bytes, lengths.slice(0, count) as number[], from);
+      return this.#decode(bytes, lengths.slice(0, count) as number[], seqs);
     } catch (error: unknown) {
-      if (error instanceof StoreFileError) throw error;
-      throw new StoreFileError(`Cannot read "${this.#path}": ${reason(error)}`);
+      throw this.#unreadable(error);
     }
   }
 
   /**
-   * Writes, in one transaction, `items` appended from seq `firstSeq` on and
-   * the removal of every item below seq `removeBelow`.
+   * The items leased and not acked from seq `from` on, in put order, with
+   * their seqs and delivery counts, bounded like {@linkcode QueueFile.read}'s
+   * batches; empty once none is left.
+   *
+   * @throws {StoreFileError} as {@linkcode QueueFile.read} does
+   */
+  readReturned(from: number): ReturnedBatch {
+    try {
+      const rows = JSON.parse(
+        String(this.#returnedRows.get(from)?.rows),
+      ) as [number, number, number | string][];
+      if (rows.length === 0) return { seqs: [], counts: [], items: [] };
+      const lengths = rows.map(([, , length]) => length);
+      const seqs = rows.map(([seq]) => seq);
+      const count = this.#fit(lengths, seqs);
+      const bytes = this.#returnedBytes.get(from, seqs[count - 1]!)?.bytes;
+      return {
+        seqs: seqs.slice(0, count),
+        counts: rows.slice(0, count).map(([, deliveryCount]) => deliveryCount),
+        items: this.#decode(bytes, lengths.slice(0, count) as number[], seqs),
+      };
+    } catch (error: unknown) {
+      throw this.#unreadable(error);
+    }
+  }
+
+  /**
+   * How many of the items of `lengths` (named by `seqs`) one batch takes:
+   * as many as fit in 16 MiB, but at least one.
+   *
+   * @throws {StoreFileError} when one of them is not text
+   */
+  #fit(lengths: (number | string)[], seqs: number[]): number {
+    let count = 0;
+    let total = 0;
+    for (const length of lengths) {
+      if (typeof length === "string") {
+        throw this.#corrupt(
+          `the item at seq ${seqs[count]} is of type ${length}, not text`,
+        );
+      }
+      if (count > 0 && total + length > BATCH_BYTES) break;
+      total += length;
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Writes, in one transaction, `items` appended from seq `firstSeq` on, the
+   * delivery counts `counts` (`[seq, count]`) and the removal of the items
+   * in each of `removals` (`[from, to)` ranges of seq), in that order.
    *
    * @throws {Error} when the transaction fails; nothing of it is written
    */
-  commit(firstSeq: number, items: string[], removeBelow?: number): void {
+  commit(
+    firstSeq: number,
+    items: string[],
+    counts: [number, number][] = [],
+    removals: [number, number][] = [],
+  ): void {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       for (const [i, item] of items.entries()) {
         this.#insert.run(firstSeq + i, item);
       }
-      if (removeBelow !== undefined) this.#deleteBelow.run(removeBelow);
+      for (const [seq, count] of counts) this.#setCount.run(count, seq);
+      for (const [from, to] of removals) this.#deleteRange.run(from, to);
       this.#db.exec("COMMIT");
     } catch (error: unknown) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -186,11 +279,17 @@ export class QueueFile {
   }
 
   /**
-   * Splits `bytes` into items of `lengths` bytes, the first at seq
-   * `firstSeq`: all at once when they are ASCII, else each checked to be
-   * UTF-8 and decoded.
+   * Splits `bytes` into items of `lengths` bytes, named by `seqs`: all at
+   * once when they are ASCII, else each checked to be UTF-8 and decoded.
+   *
+   * @throws {StoreFileError} when `bytes` are not those lengths together, or
+   * an item is not UTF-8
    */
-  #decode(bytes: Uint8Array, lengths: number[], firstSeq: number): string[] {
+  #decode(bytes: unknown, lengths: number[], seqs: number[]): string[] {
+    const total = lengths.reduce((sum, length) => sum + length, 0);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== total) {
+      throw this.#corrupt(`the items from seq ${seqs[0]} on do not add up`);
+    }
     const items: string[] = [];
     let at = 0;
     if (isAscii(bytes)) {
@@ -201,13 +300,17 @@ export class QueueFile {
     for (const [i, length] of lengths.entries()) {
       const item = bytes.subarray(at, at += length);
       if (!isUtf8(item)) {
-        throw this.#corrupt(
-          `the item at seq ${firstSeq + i} is not valid UTF-8`,
-        );
+        throw this.#corrupt(`the item at seq ${seqs[i]} is not valid UTF-8`);
       }
       items.push(UTF8.decode(item));
     }
     return items;
+  }
+
+  /** `error` as a `StoreFileError` saying the file cannot be read. */
+  #unreadable(error: unknown): StoreFileError {
+    if (error instanceof StoreFileError) return error;
+    return new StoreFileError(`Cannot read "${this.#path}": ${reason(error)}`);
   }
 
   #corrupt(what: string): StoreFileError {
@@ -235,17 +338,27 @@ function openQueueFile(path: string): DatabaseSync {
     if (id === 0 && tables.length === 0) {
       db.exec("PRAGMA journal_mode=WAL");
       db.exec(`BEGIN IMMEDIATE;
-        CREATE TABLE items (seq INTEGER PRIMARY KEY, item TEXT NOT NULL) STRICT;
+        CREATE TABLE items (seq INTEGER PRIMARY KEY, item TEXT NOT NULL,
+          delivery_count INTEGER NOT NULL DEFAULT 0) STRICT;
         PRAGMA application_id=${APPLICATION_ID};
         PRAGMA user_version=${SCHEMA_VERSION};
         COMMIT;`);
     } else if (
       id !== APPLICATION_ID || tables.join() !== "items" ||
-      pragma(db, "user_version") !== SCHEMA_VERSION
+      ![SCHEMA_VERSION, SCHEMA_VERSION_BEFORE_LEASES].includes(
+        pragma(db, "user_version"),
+      )
     ) {
       throw new StoreFileError(`"${path}" is not a queue-server data file`);
     } else {
       db.exec("PRAGMA journal_mode=WAL");
+      if (pragma(db, "user_version") === SCHEMA_VERSION_BEFORE_LEASES) {
+        db.exec(`BEGIN IMMEDIATE;
+          ALTER TABLE items
+            ADD COLUMN delivery_count INTEGER NOT NULL DEFAULT 0;
+          PRAGMA user_version=${SCHEMA_VERSION};
+          COMMIT;`);
+      }
     }
     db.exec("PRAGMA synchronous=FULL");
     if (pragma(db, "synchronous") !== 2) {

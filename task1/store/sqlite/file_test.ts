@@ -183,3 +183,40 @@ Deno.test("QueueFile leaves an existing file's mode as it is, and its -wal gets 
     }
   }
 });
+
+Deno.test("QueueFile.readReturned gives the items leased and not acked, with seqs and counts, in batches of at most 16 MiB, and read skips them", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/q.db`;
+  const big = (c: string) => c.repeat(7 * MIB);
+  {
+    const file = new QueueFile(path);
+    try {
+      file.commit(1, [big("a"), "b", big("c"), big("d"), "e"]);
+      file.commit(6, [], [[1, 2], [3, 1], [4, 5]], [[2, 3]]);
+    } finally {
+      file.close();
+    }
+  }
+  const file = new QueueFile(path);
+  try {
+    assert.deepEqual([file.head, file.next], [5, 6]);
+    const batches = [];
+    for (let from = 0;;) {
+      const batch = file.readReturned(from);
+      if (batch.items.length === 0) break;
+      batches.push({
+        seqs: batch.seqs,
+        counts: batch.counts,
+        lengths: batch.items.map((item) => item.length),
+      });
+      from = batch.seqs.at(-1)! + 1;
+    }
+    assert.deepEqual(batches, [
+      { seqs: [1, 3], counts: [2, 1], lengths: [7 * MIB, 7 * MIB] },
+      { seqs: [4], counts: [5], lengths: [7 * MIB] },
+    ]);
+    assert.deepEqual(file.read(file.head), ["e"]);
+  } finally {
+    file.close();
+  }
+});

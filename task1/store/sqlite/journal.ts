@@ -13,17 +13,32 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Journal } from "../engine.ts";
+import type { Journal, ReturnedItem } from "../engine.ts";
 import { type JournalStatus, StoreFailedError } from "../mod.ts";
 import { reason, StoreFileError } from "./file.ts";
 import { WORKER_NAME, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
-/** A batch of changes: appends from `firstSeq` on, and removals. */
+/**
+ * A batch of changes: appends from `firstSeq` on, new delivery counts by
+ * seq, and removals as `[from, to)` ranges of seq.
+ */
 interface Batch {
   firstSeq: number;
   items: string[];
-  removals: number;
+  counts: Map<number, number>;
+  removals: [number, number][];
+  removed: number;
   done: PromiseWithResolvers<void>;
+}
+
+/** What a queue file holds when opened, for the engine. */
+export interface OpenedFile {
+  /** The items never leased, head first. */
+  items: string[];
+  /** The seq of the first of `items` (or of the next item put). */
+  firstSeq: number;
+  /** The items leased and not acked, in put order. */
+  returned: ReturnedItem[];
 }
 
 /** Told of each commit: how long it took in seconds, and its changes. */
@@ -40,10 +55,6 @@ export class SqliteJournal implements Journal {
     name: WORKER_NAME,
   });
   #replies: ((reply: WorkerReply) => void) | undefined;
-  /** The seq of the next item appended. */
-  #next = 1;
-  /** The seq of the head item. */
-  #head = 1;
   /** The batch being written, if any. */
   #writing: Batch | undefined;
   /** The batch gathering changes, if any. */
@@ -78,23 +89,40 @@ export class SqliteJournal implements Journal {
   }
 
   /**
-   * Has the worker open `path` and resolves to its items, head first, read
-   * one bounded batch at a time: the worker reads the next batch only once
-   * the last one has arrived.
+   * Has the worker open `path` and resolves to what it holds, read one
+   * bounded batch at a time (the items leased and not acked, then the
+   * others, head first): the worker reads the next batch only once the last
+   * one has arrived.
    *
    * @throws {StoreFileError} when the worker cannot use the file or read an
    * item of it
    */
-  async open(path: string, maxFileBytes?: number): Promise<string[]> {
+  async open(path: string, maxFileBytes?: number): Promise<OpenedFile> {
     const items: string[] = [];
+    const returned: ReturnedItem[] = [];
+    let firstSeq = 1;
     try {
       const opened = await this.#ask({
         type: "open",
         path,
         ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
       }, "opened");
-      this.#head = opened.head;
-      this.#next = opened.next;
+      firstSeq = opened.head;
+      for (let from = 0;;) {
+        const batch = await this.#ask(
+          { type: "readReturned", from },
+          "returned",
+        );
+        if (batch.items.length === 0) break;
+        for (const [i, item] of batch.items.entries()) {
+          returned.push({
+            seq: batch.seqs[i]!,
+            item,
+            deliveryCount: batch.counts[i]!,
+          });
+        }
+        from = batch.seqs.at(-1)! + 1;
+      }
       while (opened.head + items.length < opened.next) {
         const from = opened.head + items.length;
         const batch = await this.#ask({ type: "read", from }, "items");
@@ -105,19 +133,29 @@ export class SqliteJournal implements Journal {
       throw error;
     }
     this.#replies = (reply) => this.#onReply(reply);
-    return items;
+    return { items, firstSeq, returned };
   }
 
   /** Records an append in the batch gathering changes. */
-  appended(item: string): void {
-    this.#batch().items.push(item);
-    this.#next++;
+  appended(seq: number, item: string): void {
+    const batch = this.#batch();
+    // The engine appends seqs one after another.
+    if (batch.items.length === 0) batch.firstSeq = seq;
+    batch.items.push(item);
   }
 
-  /** Records removals in the batch gathering changes. */
-  removed(count: number): void {
-    this.#batch().removals += count;
-    this.#head += count;
+  /** Records a removal in the batch gathering changes. */
+  removed(seq: number): void {
+    const batch = this.#batch();
+    const last = batch.removals.at(-1);
+    if (last !== undefined && last[1] === seq) last[1]++;
+    else batch.removals.push([seq, seq + 1]);
+    batch.removed++;
+  }
+
+  /** Records a new delivery count in the batch gathering changes. */
+  leased(seq: number, deliveryCount: number): void {
+    this.#batch().counts.set(seq, deliveryCount);
   }
 
   /** Resolves once the last batch holding a change so far is committed. */
@@ -167,7 +205,14 @@ export class SqliteJournal implements Journal {
       const done = Promise.withResolvers<void>();
       // Unhandled only when no caller awaits it, e.g. a failure at close.
       done.promise.catch(() => {});
-      this.#gathering = { firstSeq: this.#next, items: [], removals: 0, done };
+      this.#gathering = {
+        firstSeq: 0,
+        items: [],
+        counts: new Map(),
+        removals: [],
+        removed: 0,
+        done,
+      };
       if (!this.#writing) setImmediate(() => this.#send());
     }
     return this.#gathering;
@@ -184,8 +229,8 @@ export class SqliteJournal implements Journal {
       type: "commit",
       firstSeq: batch.firstSeq,
       items: batch.items,
-      // Every removal recorded so far is of an item below the current head.
-      ...(batch.removals > 0 ? { removeBelow: this.#head } : {}),
+      counts: [...batch.counts],
+      removals: batch.removals,
     });
   }
 
@@ -195,7 +240,7 @@ export class SqliteJournal implements Journal {
     if (reply.type === "committed") {
       this.#writing = undefined;
       this.#stats.commits++;
-      const changes = batch.items.length + batch.removals;
+      const changes = batch.items.length + batch.counts.size + batch.removed;
       this.#stats.operations += changes;
       this.#onCommit?.((performance.now() - this.#sentAt) / 1000, changes);
       batch.done.resolve();

@@ -14,7 +14,8 @@ export { StoreFileError } from "./file.ts";
 
 /** Options of {@linkcode openSqliteStore}. */
 export interface SqliteStoreOptions
-  extends Omit<QueueEngineOptions, "items" | "journal"> {
+  extends
+    Omit<QueueEngineOptions, "items" | "firstSeq" | "returned" | "journal"> {
   /**
    * The most bytes the database may grow to (SQLite's `max_page_count`); a
    * commit that would pass it fails like a full disk. Unbounded by default.
@@ -40,6 +41,12 @@ export async function openSqliteStore(
 ): Promise<QueueStore> {
   const { maxFileBytes, onCommit, ...engineOptions } = options;
   const journal = new SqliteJournal(onCommit);
-  const items = await journal.open(path, maxFileBytes);
-  return new QueueEngine(capacity, { ...engineOptions, items, journal });
+  const { items, firstSeq, returned } = await journal.open(path, maxFileBytes);
+  return new QueueEngine(capacity, {
+    ...engineOptions,
+    items,
+    firstSeq,
+    returned,
+    journal,
+  });
 }

@@ -180,6 +180,67 @@ Deno.test("SqliteStore whose file is full answers no pending operation as done, 
   assert.deepEqual(survivors, acknowledged);
 });
 
+Deno.test("SqliteStore after a reopen has every item leased and not acked back at the head, in put order, with its delivery count, and no acked one", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/q.db`;
+  {
+    await using store = await openSqliteStore(file, 10);
+    for (const item of ["a", "b", "c", "d", "e"]) await store.put(item);
+    const a = await store.lease({ leaseMs: 60_000 });
+    const b = await store.lease({ leaseMs: 60_000 });
+    const c = await store.lease({ leaseMs: 60_000 });
+    assert.equal(await store.release(a!.receipt), true);
+    const a2 = await store.lease({ leaseMs: 60_000 });
+    assert.deepEqual([a2?.item, a2?.deliveryCount], ["a", 2]);
+    assert.equal(await store.ack(b!.receipt), true);
+    assert.equal(c?.item, "c");
+  }
+  await using store = await openSqliteStore(file, 10);
+  assert.equal(await store.size(), 4);
+  assert.equal(store.status().leased, 0);
+  const again = [];
+  for (let i = 0; i < 4; i++) {
+    const leased = await store.lease({ leaseMs: 60_000 });
+    again.push(`${leased?.item}x${leased?.deliveryCount}`);
+  }
+  assert.deepEqual(again, ["ax3", "cx2", "dx1", "ex1"]);
+  assert.equal(await store.pop(), undefined);
+});
+
+Deno.test("SqliteStore answers an Ack only once its removal is in the file", async () => {
+  await using dir = await tempDir();
+  await using store = await openSqliteStore(`${dir.path}/q.db`, 10);
+  await store.put("a");
+  const leased = await store.lease({ leaseMs: 60_000 });
+  const before = store.status().journal!.commits;
+  const ack = store.ack(leased!.receipt);
+  assert.equal(store.status().journal!.commits, before);
+  assert.equal(await ack, true);
+  assert.equal(store.status().journal!.commits, before + 1);
+});
+
+Deno.test("openSqliteStore opens a file written before leases (no delivery_count) and gives it the column", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/old.db`;
+  const db = new DatabaseSync(file);
+  db.exec(`PRAGMA journal_mode=WAL;
+    CREATE TABLE items (seq INTEGER PRIMARY KEY, item TEXT NOT NULL) STRICT;
+    INSERT INTO items VALUES (4, 'x'), (5, 'y');
+    PRAGMA application_id=${0x51554531};
+    PRAGMA user_version=1;`);
+  db.close();
+  {
+    await using store = await openSqliteStore(file, 10);
+    assert.equal(await store.size(), 2);
+    const leased = await store.lease({ leaseMs: 60_000 });
+    assert.deepEqual([leased?.item, leased?.deliveryCount], ["x", 1]);
+  }
+  await using store = await openSqliteStore(file, 10);
+  const leased = await store.lease({ leaseMs: 60_000 });
+  assert.deepEqual([leased?.item, leased?.deliveryCount], ["x", 2]);
+  assert.equal(await store.pop(), "y");
+});
+
 Deno.test("SqliteStore reads back 100 items of 1 MiB of byte 0x01 (6 MiB each as JSON) after a reopen", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/q.db`;

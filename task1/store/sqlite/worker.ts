@@ -8,19 +8,32 @@
  *
  * @module
  */
-import { QueueFile, reason, StoreFileError } from "./file.ts";
+import {
+  QueueFile,
+  reason,
+  type ReturnedBatch,
+  StoreFileError,
+} from "./file.ts";
 
 /** What the journal asks of the worker. */
 export type WorkerRequest =
   | { type: "open"; path: string; maxFileBytes?: number }
   | { type: "read"; from: number }
-  | { type: "commit"; firstSeq: number; items: string[]; removeBelow?: number }
+  | { type: "readReturned"; from: number }
+  | {
+    type: "commit";
+    firstSeq: number;
+    items: string[];
+    counts: [number, number][];
+    removals: [number, number][];
+  }
   | { type: "close" };
 
 /** What the worker answers, in order. */
 export type WorkerReply =
   | { type: "opened"; head: number; next: number }
   | { type: "items"; items: string[] }
+  | ({ type: "returned" } & ReturnedBatch)
   | { type: "refused"; message: string }
   | { type: "committed" }
   | { type: "failed"; message: string }
@@ -52,9 +65,14 @@ export function serveQueueFile(scope: WorkerScope): void {
         scope.postMessage({ type: "opened", head: file.head, next: file.next });
         return;
       }
-      case "read": {
+      case "read":
+      case "readReturned": {
         try {
-          scope.postMessage({ type: "items", items: file!.read(request.from) });
+          scope.postMessage(
+            request.type === "read"
+              ? { type: "items", items: file!.read(request.from) }
+              : { type: "returned", ...file!.readReturned(request.from) },
+          );
         } catch (error: unknown) {
           // The file is not served: release it and its lock now.
           file?.close();
@@ -65,7 +83,8 @@ export function serveQueueFile(scope: WorkerScope): void {
       }
       case "commit": {
         try {
-          file!.commit(request.firstSeq, request.items, request.removeBelow);
+          const { firstSeq, items, counts, removals } = request;
+          file!.commit(firstSeq, items, counts, removals);
           scope.postMessage({ type: "committed" });
         } catch (error: unknown) {
           scope.postMessage({ type: "failed", message: reason(error) });
