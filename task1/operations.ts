@@ -136,7 +136,10 @@ export function queueOperations(
     },
     async size() {
       const size = await store.size();
-      return { size, leased: store.status().leased };
+      // Unset when 0, so a reply without leases is byte for byte the
+      // version-2 reply (protobufjs writes a scalar that is set, even 0).
+      const { leased } = store.status();
+      return leased === 0 ? { size } : { size, leased };
     },
     async ack({ receipt = "" }) {
       return { acked: await store.ack(receipt) };
