@@ -111,16 +111,11 @@ async function startWithV8Flags(
     await process.status;
     throw new Error(`queue-server did not report its port; it said: ${first}`);
   }
-  await pinServer(process.pid);
-  return {
+  return await pinnedUntilDisposed(
+    process,
     port,
-    pid: process.pid,
-    [Symbol.asyncDispose]: async () => {
-      process.kill("SIGKILL");
-      await process.status;
-      await stderr.rest().catch(() => {});
-    },
-  };
+    () => stderr.rest().catch(() => {}),
+  );
 }
 
 /** Starts the no-op reference server, with the queue server's permissions. */
@@ -140,6 +135,19 @@ export async function startNoopServer(): Promise<TargetServer> {
   const first = await new LineQueue(process.stderr).next();
   const port = Number(first?.match(/:(\d+)$/)?.[1]);
   if (!port) throw new Error(`The no-op server said: ${first}`);
+  return await pinnedUntilDisposed(process, port);
+}
+
+/**
+ * Pins the server `process` listening on `port` to the server core and
+ * returns its handle: disposing it kills the process, waits for it and then
+ * runs `after`.
+ */
+async function pinnedUntilDisposed(
+  process: Deno.ChildProcess,
+  port: number,
+  after?: () => Promise<unknown>,
+): Promise<TargetServer> {
   await pinServer(process.pid);
   return {
     port,
@@ -147,6 +155,7 @@ export async function startNoopServer(): Promise<TargetServer> {
     [Symbol.asyncDispose]: async () => {
       process.kill("SIGKILL");
       await process.status;
+      await after?.();
     },
   };
 }
