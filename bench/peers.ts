@@ -43,13 +43,44 @@ export async function hasPeer(script: PeerScript): Promise<boolean> {
  * Starts `script` on a free port (its first argument; `args` follow),
  * pinned to the server core, and resolves once it accepts connections.
  */
-export async function startPeer(
+export function startPeer(
   script: PeerScript,
   args: string[] = [],
 ): Promise<RunningServer> {
   const port = deadPort();
-  const process = new Deno.Command(PYTHON, {
-    args: [`${REFERENCE_DIR}/${script}`, String(port), ...args],
+  return startPinned(
+    [PYTHON, `${REFERENCE_DIR}/${script}`, String(port), ...args],
+    port,
+    { name: `the peer ${script}` },
+  );
+}
+
+/** Options of {@linkcode startPinned}. */
+export interface StartPinnedOptions {
+  /**
+   * What to call the server in a timeout message.
+   *
+   * @default {the command}
+   */
+  name?: string;
+  /** Runs on dispose once the process has exited (to remove its files). */
+  after?: () => PromiseLike<unknown>;
+}
+
+/**
+ * Spawns the command `argv`, whose arguments make it listen on
+ * 127.0.0.1:`port`, pins it to the server core and resolves once it accepts
+ * connections. Disposing the server kills the process and waits for it.
+ */
+export async function startPinned(
+  argv: readonly [string, ...string[]],
+  port: number,
+  options: StartPinnedOptions = {},
+): Promise<RunningServer> {
+  const [command, ...args] = argv;
+  const { name = command, after } = options;
+  const process = new Deno.Command(command, {
+    args,
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -64,11 +95,12 @@ export async function startPeer(
         // It has already exited.
       }
       await process.status;
+      await after?.();
     },
   };
   try {
     await pinServer(process.pid);
-    await within(untilListening(port), `the peer ${script} to listen`);
+    await within(untilListening(port), `${name} to listen`);
     return server;
   } catch (error: unknown) {
     await server[Symbol.asyncDispose]();
