@@ -3,7 +3,8 @@
  * by side with references and the Python peers taken in the same run, prints
  * one Markdown table and writes it to `bench/RESULTS.md` with the date, Deno
  * version and machine. The sections are `roster`, `queue`, `session`,
- * `store`, `cluster`, `security`, `redis`, `web`, `metrics` and `v8`; naming some runs only those,
+ * `store`, `cluster`, `security`, `redis`, `web`, `metrics`, `v8` and
+ * `lease`; naming some runs only those,
  * and then their table replaces only their own block at the end of
  * `bench/RESULTS.md`. Servers run on core 0 and the load on core 1
  * (taskset), when there are two.
@@ -13,6 +14,7 @@
 import { cpus, totalmem } from "node:os";
 import { clusterFigures } from "./cluster_figures.ts";
 import { pinLoad } from "./cpu_pin.ts";
+import { leaseFigures } from "./lease_figures.ts";
 import { metricsFigures } from "./metrics_figures.ts";
 import { queueFigures, v8OptionFigures } from "./queue_figures.ts";
 import { redisFigures } from "./redis_figures.ts";
@@ -35,6 +37,7 @@ const SECTIONS = {
   web: webFigures,
   metrics: metricsFigures,
   v8: v8OptionFigures,
+  lease: leaseFigures,
 } as const;
 
 /** Marks the block of a section run alone in RESULTS.md. */
