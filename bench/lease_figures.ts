@@ -211,7 +211,9 @@ export async function leaseFigures(report: Report): Promise<void> {
       ? "beanstalkd not installed"
       : `beanstalkd in memory, ${IN_FLIGHT} connections, put → reserve → delete, each command an op: ${
         spread(bOps, unit(3, " ops/s"))
-      }`,
+      } (server CPU per op ${
+        spread(bMemory.map((r) => r.serverCpuMicros / 3), us)
+      }, load core busy ${load(bMemory)})`,
     bOps.length === 0 ? "" : ratio(commands, bOps),
     ">= 0.67x",
   );
