@@ -91,8 +91,8 @@ export class ItemLeases {
     const reply = await this.#reachability.command(() =>
       this.#scripts.lease.run(
         this.#client,
-        [list, keys.leased, keys.deadlines, keys.meta],
-        [receipt, leaseMs],
+        [list, keys.leased, keys.deadlines, keys.meta, keys.owned],
+        [receipt, leaseMs, owner ? 1 : 0],
       )
     );
     if (reply === null) return undefined;
@@ -112,7 +112,7 @@ export class ItemLeases {
     const acked = await this.#reachability.command(() =>
       this.#scripts.ack.run(
         this.#client,
-        [keys.leased, keys.deadlines, keys.meta, keys.putWait],
+        [keys.leased, keys.deadlines, keys.meta, keys.putWait, keys.owned],
         [receipt, keys.room],
       )
     );
@@ -158,7 +158,8 @@ export class ItemLeases {
 
   /**
    * Stops the timer and gives back the leases of this server's Sessions:
-   * they end with the server. Never rejects.
+   * they end with the server (and so they do when it dies: its set of them
+   * goes with its lease, `lease.lua`). Never rejects.
    */
   async close(): Promise<void> {
     this.#closed = true;
@@ -170,8 +171,10 @@ export class ItemLeases {
     this.#owners.clear();
     this.#ownerOf.clear();
     await Promise.all(this.#givingBack);
-    if (receipts.length > 0 && this.#client.isReady) {
-      await this.#giveBack(receipts).catch(() => {});
+    if (this.#client.isReady) {
+      if (receipts.length > 0) await this.#giveBack(receipts).catch(() => {});
+      // What is left was acked or released on another server, or ran out.
+      await this.#client.del(this.#keys.owned).catch(() => {});
     }
   }
 
@@ -181,7 +184,7 @@ export class ItemLeases {
     const given = await this.#reachability.command(() =>
       this.#scripts.giveBack.run(
         this.#client,
-        [keys.items, keys.leased, keys.deadlines],
+        [keys.items, keys.leased, keys.deadlines, keys.owned],
         receipts,
       )
     );

@@ -102,3 +102,19 @@ test("Redis store gives a plain pop an item back from a lease as it was put", as
   await store.release(again!.receipt);
   assert.equal(await store.pop({ waitMs: 1000 }), "x");
 });
+
+test("Redis store that closes gives back its Sessions' leases, and keeps its unary ones", async () => {
+  await using redis = await startRedis();
+  await using live = (await openRedisStore(redis.url, 10)).store;
+  const closing = (await openRedisStore(redis.url, 10)).store;
+  for (const item of ["a", "b"]) await live.put(item);
+  const owner = new AbortController();
+  await closing.lease({ leaseMs: 3_600_000, owner: owner.signal });
+  const unary = await closing.lease({ leaseMs: 3_600_000 });
+  await closing.close();
+  assert.equal(await live.size(), 1);
+  assert.equal(live.status().leased, 1);
+  const back = await live.lease({ leaseMs: 60_000 });
+  assert.deepEqual([back?.item, back?.deliveryCount], ["a", 2]);
+  assert.equal(await live.ack(unary!.receipt), true);
+});

@@ -11,6 +11,8 @@
  * - `queue:{KEY}:leased`, a hash: the leased items by receipt, and
  *   `queue:{KEY}:deadlines`, a sorted set: each receipt's end, in ms of
  *   Redis's clock; they are the same on every server of the queue;
+ *   `queue:{KEY}:owned:ID`, a set: the receipts of the leases that the
+ *   Sessions of server ID hold, which go back when its lease runs out;
  * - `queue:{KEY}:taken:ID`, a hash: the items server ID took from the queue
  *   and has not answered yet, by the number it gave each take, which orders
  *   them; `queue:{KEY}:inflight:ID`, a list: the items the blocking pops of
@@ -41,6 +43,10 @@ export class QueueKeys {
   readonly leased: string;
   /** The ends of the leases, a sorted set of receipts. */
   readonly deadlines: string;
+  /** The prefix of the servers' sets of their Sessions' receipts. */
+  readonly ownedPrefix: string;
+  /** The receipts of the leases this server's Sessions hold, a set. */
+  readonly owned: string;
   /** The prefix of the servers' in-flight lists. */
   readonly inflightPrefix: string;
   /** This server's in-flight list, where its blocking pops move items. */
@@ -64,6 +70,8 @@ export class QueueKeys {
     this.room = prefix + "room";
     this.leased = prefix + "leased";
     this.deadlines = prefix + "deadlines";
+    this.ownedPrefix = prefix + "owned:";
+    this.owned = this.ownedPrefix + server;
     this.inflightPrefix = prefix + "inflight:";
     this.inflight = this.inflightPrefix + server;
     this.takenPrefix = prefix + "taken:";

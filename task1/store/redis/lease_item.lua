@@ -8,8 +8,10 @@
 --          Redis's clock)
 -- KEYS[4]: the queue's settings and counters (a hash; 'leases' numbers the
 --          first lease of each item)
+-- KEYS[5]: the receipts of the leases this server's Sessions hold (a set)
 -- ARGV[1]: the receipt, new and unguessable
 -- ARGV[2]: the lease's length in ms
+-- ARGV[3]: '1' when a Session of this server takes the lease, else '0'
 -- Returns the item and its delivery count, or nil when the list is empty.
 local entry = redis.call('LPOP', KEYS[1])
 if not entry then
@@ -22,4 +24,7 @@ end
 count = count + 1
 redis.call('HSET', KEYS[2], ARGV[1], '\255' .. order .. ':' .. count .. ':' .. item)
 redis.call('ZADD', KEYS[3], now_ms() + tonumber(ARGV[2]), ARGV[1])
+if ARGV[3] == '1' then
+  redis.call('SADD', KEYS[5], ARGV[1])
+end
 return { item, count }
