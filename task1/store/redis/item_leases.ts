@@ -13,7 +13,7 @@
  * @module
  */
 import type { RedisClient } from "../../../lib/redis/mod.ts";
-import { newReceipt } from "../leases.ts";
+import { LeaseOwners, newReceipt } from "../leases.ts";
 import type { Leased, LeaseOptions } from "../mod.ts";
 import { entryScript } from "./entries.ts";
 import type { QueueKeys } from "./keys.ts";
@@ -33,14 +33,6 @@ const SLACK_MS = 5;
 /** The longest a timer may be set for, in milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The leases one Session took on this server, and how they end with it. */
-interface Owned {
-  /** Its receipts, in lease order. */
-  receipts: Set<string>;
-  /** Gives them back: the listener on the owner's signal. */
-  end: () => void;
-}
-
 /** The queue's leased items, as one server takes, ends and watches them. */
 export class ItemLeases {
   readonly #client: RedisClient;
@@ -53,8 +45,7 @@ export class ItemLeases {
     lapse: entryScript(LAPSE),
     lease: entryScript(LEASE_ITEM),
   };
-  readonly #owners = new Map<AbortSignal, Owned>();
-  readonly #ownerOf = new Map<string, AbortSignal>();
+  readonly #owners = new LeaseOwners((receipts) => this.#endOwned(receipts));
   /** Owners' leases being given back, awaited by `close`. */
   readonly #givingBack = new Set<Promise<unknown>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -98,7 +89,7 @@ export class ItemLeases {
     if (reply === null) return undefined;
     const [item, deliveryCount] = reply as [string, number];
     this.#arm(leaseMs);
-    if (owner) this.#own(owner, receipt);
+    if (owner) this.#owners.add(owner, receipt);
     return {
       item: String(item),
       receipt,
@@ -116,14 +107,14 @@ export class ItemLeases {
         [receipt, keys.room],
       )
     );
-    this.#disown(receipt);
+    this.#owners.remove(receipt);
     return acked === 1;
   }
 
   /** Puts the item leased under `receipt` back at the head; false if none. */
   async release(receipt: string): Promise<boolean> {
     const released = await this.#giveBack([receipt]);
-    this.#disown(receipt);
+    this.#owners.remove(receipt);
     return released === 1;
   }
 
@@ -164,12 +155,7 @@ export class ItemLeases {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    const receipts = [...this.#ownerOf.keys()];
-    for (const [owner, { end }] of this.#owners) {
-      owner.removeEventListener("abort", end);
-    }
-    this.#owners.clear();
-    this.#ownerOf.clear();
+    const receipts = this.#owners.clear();
     await Promise.all(this.#givingBack);
     if (this.#client.isReady) {
       if (receipts.length > 0) await this.#giveBack(receipts).catch(() => {});
@@ -209,43 +195,9 @@ export class ItemLeases {
     }, wait);
   }
 
-  /** Records that the lease under `receipt` ends with `owner`'s Session. */
-  #own(owner: AbortSignal, receipt: string): void {
-    let owned = this.#owners.get(owner);
-    if (owned === undefined) {
-      const end = () => this.#endOwner(owner);
-      owned = { receipts: new Set(), end };
-      this.#owners.set(owner, owned);
-      owner.addEventListener("abort", end, { once: true });
-    }
-    owned.receipts.add(receipt);
-    this.#ownerOf.set(receipt, owner);
-    // It ended while the lease was being taken: its listener came too late.
-    if (owner.aborted) this.#endOwner(owner);
-  }
-
-  /** Forgets the owner of the lease under `receipt`: it ended otherwise. */
-  #disown(receipt: string): void {
-    const owner = this.#ownerOf.get(receipt);
-    if (owner === undefined) return;
-    this.#ownerOf.delete(receipt);
-    const owned = this.#owners.get(owner);
-    if (owned === undefined) return;
-    owned.receipts.delete(receipt);
-    if (owned.receipts.size === 0 && !owner.aborted) {
-      owner.removeEventListener("abort", owned.end);
-      this.#owners.delete(owner);
-    }
-  }
-
-  /** `owner`'s Session ended: its leases go back at once, in lease order. */
-  #endOwner(owner: AbortSignal): void {
-    const owned = this.#owners.get(owner);
-    if (owned === undefined) return;
-    this.#owners.delete(owner);
-    const receipts = [...owned.receipts];
-    for (const receipt of receipts) this.#ownerOf.delete(receipt);
-    if (receipts.length === 0 || this.#closed) return;
+  /** A Session ended: its leases here go back at once, in lease order. */
+  #endOwned(receipts: string[]): void {
+    if (this.#closed) return;
     // If this fails, each lease still ends when it runs out.
     const giving = this.#giveBack(receipts).catch(() => {});
     this.#givingBack.add(giving);

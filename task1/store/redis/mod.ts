@@ -290,7 +290,7 @@ export class RedisStore implements QueueStore {
     return await this.#leases.release(receipt);
   }
 
-  /** Makes the lease under `receipt` end `leaseMs` from now, from any server. */
+  /** Moves the end of the lease under `receipt` to `leaseMs` from now. */
   async extend(receipt: string, leaseMs: number): Promise<boolean> {
     this.#check();
     return await this.#leases.extend(receipt, leaseMs);
@@ -302,7 +302,7 @@ export class RedisStore implements QueueStore {
     return await this.#protocol.peek();
   }
 
-  /** The number of items in Redis (not counting those being delivered or leased). */
+  /** The number of items in Redis (not those being delivered or leased). */
   async size(): Promise<number> {
     this.#check();
     return await this.#protocol.size();
