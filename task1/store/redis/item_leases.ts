@@ -8,7 +8,9 @@
  * for the earliest deadline this server knows of, and by the store's renewal
  * (about every second), which also learns the earliest deadline of the whole
  * queue: a lease taken by a server that died still ends, on another. The
- * leases of a Session go back when its signal aborts.
+ * leases of a Session go back when its signal aborts, when this server
+ * closes, or, once it died, when its own lease on the queue runs out
+ * (`lease.lua`, through the set of its Sessions' receipts).
  *
  * @module
  */
