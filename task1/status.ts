@@ -9,7 +9,6 @@ import {
   StoreClosedError,
   StoreFailedError,
   StoreUnavailableError,
-  StoreUnsupportedError,
 } from "./store/mod.ts";
 
 /**
@@ -17,9 +16,7 @@ import {
  * `RangeError` is the caller's fault (INVALID_ARGUMENT, with its message); a
  * wait ended by the call's deadline is DEADLINE_EXCEEDED and by its
  * cancellation CANCELLED; a store that is shutting down, has failed or
- * cannot reach its server for now is UNAVAILABLE; what the store cannot do
- * at all (leases with `--redis`, for now) is UNIMPLEMENTED, with its message;
- * anything else is INTERNAL, without details that could leak internals.
+ * cannot reach its server for now is UNAVAILABLE; anything else is INTERNAL, without details that could leak internals.
  */
 export function toStatus(error: unknown): Partial<grpc.StatusObject> {
   if (error instanceof RangeError) {
@@ -36,9 +33,6 @@ export function toStatus(error: unknown): Partial<grpc.StatusObject> {
   }
   if (error instanceof StoreUnavailableError) {
     return { code: grpc.status.UNAVAILABLE, details: error.message };
-  }
-  if (error instanceof StoreUnsupportedError) {
-    return { code: grpc.status.UNIMPLEMENTED, details: error.message };
   }
   if (error instanceof StoreFailedError) {
     return {

@@ -1,8 +1,9 @@
 /**
- * Leases end to end, with the real queue-server as a process (in memory and
- * with `--data`) and raw grpc-js calls: Ack, Release, a lease that runs out,
- * Extend, the room a lease keeps, a Session's leases given back when it
- * ends, and `--data` killed with -9 while items are leased and acked.
+ * Leases end to end, with the real queue-server as a process (in memory,
+ * with `--data` and with `--redis`) and raw grpc-js calls: Ack, Release, a
+ * lease that runs out, Extend, the room a lease keeps, a Session's leases
+ * given back when it ends, `--data` killed with -9 while items are leased
+ * and acked, and two servers on one Redis, one of them killed with -9.
  */
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import {
   type Reply,
 } from "../task1/proto.ts";
 import { type StartedServer, startQueueServer, within } from "./harness.ts";
+import { REDIS_MISSING, startRedis } from "./redis.ts";
 
 const ServiceClient = grpc.makeGenericClientConstructor(
   queueServiceDefinition() as unknown as grpc.ServiceDefinition,
@@ -68,24 +70,53 @@ async function tempDir(): Promise<AsyncDisposable & { path: string }> {
   };
 }
 
+/** A server started with `resource` (its folder, its Redis), both disposed. */
+async function startWith(
+  resource: AsyncDisposable,
+  start: () => Promise<StartedServer>,
+): Promise<StartedServer> {
+  let started: StartedServer;
+  try {
+    started = await start();
+  } catch (error: unknown) {
+    await resource[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    ...started,
+    [Symbol.asyncDispose]: async () => {
+      await started[Symbol.asyncDispose]();
+      await resource[Symbol.asyncDispose]();
+    },
+  };
+}
+
 const STORES = [
-  { name: "memory", start: (size: number) => startQueueServer(size) },
+  {
+    name: "memory",
+    ignore: false,
+    start: (size: number) => startQueueServer(size),
+  },
   {
     name: "--data",
+    ignore: false,
     start: async (size: number) => {
       const dir = await tempDir();
-      const started = await startQueueServer(
-        size,
-        "--data",
-        `${dir.path}/q.db`,
+      return await startWith(
+        dir,
+        () => startQueueServer(size, "--data", `${dir.path}/q.db`),
       );
-      return {
-        ...started,
-        [Symbol.asyncDispose]: async () => {
-          await started[Symbol.asyncDispose]();
-          await dir[Symbol.asyncDispose]();
-        },
-      } satisfies StartedServer;
+    },
+  },
+  {
+    name: "--redis",
+    ignore: REDIS_MISSING,
+    start: async (size: number) => {
+      const redis = await startRedis();
+      return await startWith(
+        redis,
+        () => startQueueServer(size, "--redis", redis.url),
+      );
     },
   },
 ];
@@ -109,8 +140,11 @@ async function putAll(raw: Raw, items: string[]) {
   }
 }
 
-for (const { name, start } of STORES) {
-  Deno.test(`queue-server (${name}): a leased item is gone after Ack, a second Ack and a forged receipt answer false`, async () => {
+for (const { name, ignore, start } of STORES) {
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: title, ignore, fn });
+
+  test(`queue-server (${name}): a leased item is gone after Ack, a second Ack and a forged receipt answer false`, async () => {
     await using started = await start(10);
     using raw = new Raw(started.port);
     await putAll(raw, ["a", "b"]);
@@ -130,7 +164,7 @@ for (const { name, start } of STORES) {
     assert.equal((await raw.pop()).item, undefined);
   });
 
-  Deno.test(`queue-server (${name}): a released item is next, with delivery_count 2`, async () => {
+  test(`queue-server (${name}): a released item is next, with delivery_count 2`, async () => {
     await using started = await start(10);
     using raw = new Raw(started.port);
     await putAll(raw, ["a", "b"]);
@@ -141,7 +175,7 @@ for (const { name, start } of STORES) {
     assert.deepEqual([again.item, again.delivery_count], ["a", 2]);
   });
 
-  Deno.test(`queue-server (${name}): a lease that runs out puts the item back at the head, and a waiting Pop gets it`, async () => {
+  test(`queue-server (${name}): a lease that runs out puts the item back at the head, and a waiting Pop gets it`, async () => {
     await using started = await start(10);
     using raw = new Raw(started.port);
     await putAll(raw, ["a", "b"]);
@@ -154,7 +188,7 @@ for (const { name, start } of STORES) {
     assert.ok(took >= 250 && took < 5000, `back after ${took} ms`);
   });
 
-  Deno.test(`queue-server (${name}): Extend keeps an item out past the end of its first lease`, async () => {
+  test(`queue-server (${name}): Extend keeps an item out past the end of its first lease`, async () => {
     await using started = await start(10);
     using raw = new Raw(started.port);
     await putAll(raw, ["a"]);
@@ -168,7 +202,7 @@ for (const { name, start } of STORES) {
     assert.equal((await raw.pop({ wait_ms: 10_000 })).item, "a");
   });
 
-  Deno.test(`queue-server (${name}): leased items keep their room, and lease_ms past an hour or an Extend of 0 is INVALID_ARGUMENT`, async () => {
+  test(`queue-server (${name}): leased items keep their room, and lease_ms past an hour or an Extend of 0 is INVALID_ARGUMENT`, async () => {
     await using started = await start(2);
     using raw = new Raw(started.port);
     await putAll(raw, ["a", "b"]);
@@ -191,7 +225,7 @@ for (const { name, start } of STORES) {
     }
   });
 
-  Deno.test(`queue-server (${name}): a Session's leases go back at once, at the head, when it is cancelled or its client is killed`, async () => {
+  test(`queue-server (${name}): a Session's leases go back at once, at the head, when it is cancelled or its client is killed`, async () => {
     await using started = await start(10);
     using raw = new Raw(started.port);
     await putAll(raw, ["a", "b", "c", "d"]);
@@ -289,4 +323,45 @@ Deno.test("queue-server --data killed with -9 while items are leased, acked and 
     "every unacked item, in put order, and no acked one",
   );
   assert.ok(after.every((item) => !acked.has(item)), "no acked item is back");
+});
+
+Deno.test({
+  name:
+    "queue-server --redis: a lease taken on one server is extended and acked on another; the lease of a server killed with -9 runs out and its item goes back through the other, to a Pop waiting there",
+  ignore: REDIS_MISSING,
+  async fn() {
+    await using redis = await startRedis();
+    await using a = await startQueueServer(10, "--redis", redis.url);
+    await using b = await startQueueServer(10, "--redis", redis.url);
+    using rawA = new Raw(a.port);
+    using rawB = new Raw(b.port);
+    await putAll(rawA, ["a", "b", "c"]);
+    const first = await rawA.pop({ lease_ms: 60_000 });
+    assert.deepEqual(await rawB.call("Size", {}), { size: 2, leased: 1 });
+    assert.deepEqual(
+      await rawB.call("Extend", { receipt: first.receipt, lease_ms: 60_000 }),
+      { extended: true },
+    );
+    assert.deepEqual(await rawB.call("Ack", first), { acked: true });
+    assert.deepEqual(await rawA.call("Ack", first), { acked: false });
+    const leaseMs = 1500;
+    const leasedAt = performance.now();
+    const second = await rawA.pop({ lease_ms: leaseMs });
+    await rawA.pop({ lease_ms: 3_600_000 });
+    assert.equal(second.item, "b");
+    a.server.kill("SIGKILL");
+    await a.server.exit();
+    const waiting = await within(
+      rawB.pop({ wait_ms: 10_000, lease_ms: 60_000 }),
+      "the dead server's item back",
+    );
+    const back = performance.now() - leasedAt;
+    assert.deepEqual([waiting.item, waiting.delivery_count], ["b", 2]);
+    assert.ok(
+      back >= leaseMs - 50 && back < leaseMs + 1500,
+      `back ${back - leaseMs} ms after the lease's end`,
+    );
+    assert.deepEqual(await rawB.call("Size", {}), { size: 0, leased: 2 });
+    assert.deepEqual(await rawB.call("Ack", waiting), { acked: true });
+  },
 });

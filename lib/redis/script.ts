@@ -11,7 +11,8 @@ import type { RedisClient } from "./client.ts";
 /** One Lua script; {@linkcode RedisScript.run} runs it on a client. */
 export class RedisScript {
   readonly #source: string;
-  #sha: string | undefined;
+  /** One promise, so that calls made before it resolves keep their order. */
+  #sha: Promise<string> | undefined;
 
   /** Wraps the script's Lua `source`. */
   constructor(source: string) {
@@ -33,7 +34,7 @@ export class RedisScript {
     const command = ["EVALSHA", "", String(keys.length)];
     for (const key of keys) command.push(key);
     for (const arg of args) command.push(String(arg));
-    command[1] = this.#sha ??= await sha1(this.#source);
+    command[1] = await (this.#sha ??= sha1(this.#source));
     try {
       return await client.sendCommand(command);
     } catch (error: unknown) {

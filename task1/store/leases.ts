@@ -34,7 +34,75 @@ export function newReceipt(): string {
 interface Lease {
   held: HeldItem;
   deadline: Deadline;
-  owner: AbortSignal | undefined;
+}
+
+/**
+ * The leases of each owner (a Session's signal), by receipt: one listener per
+ * owner hands the receipts of its leases still held, in lease order, to
+ * `onEnd` when its signal aborts. Shared by the engine's
+ * {@linkcode LeaseTable} and the Redis store.
+ */
+export class LeaseOwners {
+  #owners = new Map<AbortSignal, { receipts: Set<string>; end: () => void }>();
+  #ownerOf = new Map<string, AbortSignal>();
+  #onEnd: (receipts: string[]) => void;
+
+  /** No owner yet; `onEnd` ends the leases of an owner whose signal aborted. */
+  constructor(onEnd: (receipts: string[]) => void) {
+    this.#onEnd = onEnd;
+  }
+
+  /**
+   * Records that the lease under `receipt` ends with `owner`; if `owner` has
+   * already aborted, it ends at once.
+   */
+  add(owner: AbortSignal, receipt: string): void {
+    let owned = this.#owners.get(owner);
+    if (owned === undefined) {
+      const end = () => this.#end(owner);
+      owned = { receipts: new Set(), end };
+      this.#owners.set(owner, owned);
+      owner.addEventListener("abort", end, { once: true });
+    }
+    owned.receipts.add(receipt);
+    this.#ownerOf.set(receipt, owner);
+    // It aborted before: its listener came too late.
+    if (owner.aborted) this.#end(owner);
+  }
+
+  /** Forgets the owner of the lease under `receipt`: it ended otherwise. */
+  remove(receipt: string): void {
+    const owner = this.#ownerOf.get(receipt);
+    if (owner === undefined) return;
+    this.#ownerOf.delete(receipt);
+    const owned = this.#owners.get(owner);
+    if (owned === undefined) return;
+    owned.receipts.delete(receipt);
+    if (owned.receipts.size === 0 && !owner.aborted) {
+      owner.removeEventListener("abort", owned.end);
+      this.#owners.delete(owner);
+    }
+  }
+
+  /** Forgets every owner and its listener; returns the receipts they had. */
+  clear(): string[] {
+    for (const [owner, { end }] of this.#owners) {
+      owner.removeEventListener("abort", end);
+    }
+    const receipts = [...this.#ownerOf.keys()];
+    this.#owners.clear();
+    this.#ownerOf.clear();
+    return receipts;
+  }
+
+  #end(owner: AbortSignal): void {
+    const owned = this.#owners.get(owner);
+    if (owned === undefined) return;
+    this.#owners.delete(owner);
+    const receipts = [...owned.receipts];
+    for (const receipt of receipts) this.#ownerOf.delete(receipt);
+    if (receipts.length > 0) this.#onEnd(receipts);
+  }
 }
 
 /**
@@ -45,7 +113,10 @@ interface Lease {
  */
 export class LeaseTable {
   #leases = new Map<string, Lease>();
-  #owners = new Map<AbortSignal, { receipts: Set<string>; end: () => void }>();
+  // In lease order, so that they go back in put order.
+  #owners = new LeaseOwners((receipts) => {
+    for (const receipt of receipts) this.#lapse(receipt);
+  });
   #deadlines = new Deadlines();
   #bytes = 0;
   #onLapse: (held: HeldItem) => void;
@@ -72,9 +143,9 @@ export class LeaseTable {
   take(held: HeldItem, ms: number, owner?: AbortSignal): string {
     const receipt = newReceipt();
     const deadline = this.#deadlines.add(ms, () => this.#lapse(receipt));
-    this.#leases.set(receipt, { held, deadline, owner });
+    this.#leases.set(receipt, { held, deadline });
     this.#bytes += held.bytes;
-    if (owner) this.#own(owner, receipt);
+    if (owner) this.#owners.add(owner, receipt);
     return receipt;
   }
 
@@ -85,7 +156,7 @@ export class LeaseTable {
     this.#leases.delete(receipt);
     this.#bytes -= lease.held.bytes;
     this.#deadlines.remove(lease.deadline);
-    if (lease.owner) this.#disown(lease.owner, receipt);
+    this.#owners.remove(receipt);
     return lease.held;
   }
 
@@ -100,9 +171,6 @@ export class LeaseTable {
 
   /** Forgets every lease and timer, returning nothing: the store is closing. */
   clear(): void {
-    for (const [owner, { end }] of this.#owners) {
-      owner.removeEventListener("abort", end);
-    }
     this.#owners.clear();
     this.#leases.clear();
     this.#deadlines.clear();
@@ -112,32 +180,6 @@ export class LeaseTable {
   #lapse(receipt: string): void {
     const held = this.end(receipt);
     if (held) this.#onLapse(held);
-  }
-
-  #own(owner: AbortSignal, receipt: string): void {
-    let owned = this.#owners.get(owner);
-    if (owned === undefined) {
-      const receipts = new Set<string>();
-      const end = () => {
-        this.#owners.delete(owner);
-        // In lease order, so that they go back in put order.
-        for (const each of receipts) this.#lapse(each);
-      };
-      owned = { receipts, end };
-      this.#owners.set(owner, owned);
-      owner.addEventListener("abort", end, { once: true });
-    }
-    owned.receipts.add(receipt);
-  }
-
-  #disown(owner: AbortSignal, receipt: string): void {
-    const owned = this.#owners.get(owner);
-    if (owned === undefined) return;
-    owned.receipts.delete(receipt);
-    if (owned.receipts.size === 0 && !owner.aborted) {
-      owner.removeEventListener("abort", owned.end);
-      this.#owners.delete(owner);
-    }
   }
 }
 

@@ -165,15 +165,6 @@ export class StoreClosedError extends Error {
   override name = "StoreClosedError";
 }
 
-/**
- * The store cannot do this at all (for example leases in a store that does
- * not have them yet); its message says what, in one line.
- */
-export class StoreUnsupportedError extends Error {
-  /** The class name, for messages and logs. */
-  override name = "StoreUnsupportedError";
-}
-
 /** The store cannot keep its promises any more, for example a write failed. */
 export class StoreFailedError extends Error {
   /** The class name, for messages and logs. */

@@ -14,7 +14,8 @@ if not item then
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'count', -1)
-redis.call('HINCRBY', KEYS[2], 'bytes', 0 - #item)
+local _, _, plain = parse_entry(item)
+redis.call('HINCRBY', KEYS[2], 'bytes', 0 - #plain)
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('PUBLISH', ARGV[2], '')
 end

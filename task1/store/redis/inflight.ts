@@ -14,6 +14,7 @@
  */
 import { type RedisClient, RedisScript } from "../../../lib/redis/mod.ts";
 import { StoreUnavailableError } from "../mod.ts";
+import { entryScript } from "./entries.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { Reachability } from "./recovery.ts";
 import DELIVER from "./deliver.lua" with { type: "text" };
@@ -31,9 +32,9 @@ export class InFlight {
   readonly #reachability: Reachability;
   readonly #id: string;
   readonly #scripts = {
-    deliver: new RedisScript(DELIVER),
+    deliver: entryScript(DELIVER),
     release: new RedisScript(RELEASE),
-    take: new RedisScript(TAKE),
+    take: entryScript(TAKE),
     untake: new RedisScript(UNTAKE),
   };
   #epoch = "";

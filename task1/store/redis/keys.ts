@@ -2,9 +2,17 @@
  * The Redis keys of one queue. They share the hash tag `{KEY}`, so they live
  * on one node of a cluster and one script may touch them all.
  *
- * - `queue:{KEY}:items`, a list, head on the left;
+ * - `queue:{KEY}:items`, a list, head on the left: items as put, and ahead
+ *   of them the items that came back from a lease, with their delivery count
+ *   and order (`entries.lua`);
  * - `queue:{KEY}:meta`, a hash: the capacity and byte bound stored with the
- *   queue, and the count and bytes of its items (those in flight included);
+ *   queue, the count and bytes of its items (those in flight and leased
+ *   included), and `leases`, the number of the last item leased first;
+ * - `queue:{KEY}:leased`, a hash: the leased items by receipt, and
+ *   `queue:{KEY}:deadlines`, a sorted set: each receipt's end, in ms of
+ *   Redis's clock; they are the same on every server of the queue;
+ *   `queue:{KEY}:owned:ID`, a set: the receipts of the leases that the
+ *   Sessions of server ID hold, which go back when its lease runs out;
  * - `queue:{KEY}:taken:ID`, a hash: the items server ID took from the queue
  *   and has not answered yet, by the number it gave each take, which orders
  *   them; `queue:{KEY}:inflight:ID`, a list: the items the blocking pops of
@@ -31,6 +39,14 @@ export class QueueKeys {
   readonly putWait: string;
   /** The channel on which pops say they made room. */
   readonly room: string;
+  /** The leased items, a hash by receipt. */
+  readonly leased: string;
+  /** The ends of the leases, a sorted set of receipts. */
+  readonly deadlines: string;
+  /** The prefix of the servers' sets of their Sessions' receipts. */
+  readonly ownedPrefix: string;
+  /** The receipts of the leases this server's Sessions hold, a set. */
+  readonly owned: string;
   /** The prefix of the servers' in-flight lists. */
   readonly inflightPrefix: string;
   /** This server's in-flight list, where its blocking pops move items. */
@@ -52,6 +68,10 @@ export class QueueKeys {
     this.servers = prefix + "servers";
     this.putWait = prefix + "putwait";
     this.room = prefix + "room";
+    this.leased = prefix + "leased";
+    this.deadlines = prefix + "deadlines";
+    this.ownedPrefix = prefix + "owned:";
+    this.owned = this.ownedPrefix + server;
     this.inflightPrefix = prefix + "inflight:";
     this.inflight = this.inflightPrefix + server;
     this.takenPrefix = prefix + "taken:";

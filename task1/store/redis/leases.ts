@@ -2,7 +2,8 @@
  * This server's lease on the queue: while it renews the lease, the items it
  * has in flight (`inflight.ts`) are its own to deliver; once a lease runs
  * out (the server died between taking an item and delivering it), any
- * server's renewal returns those items to the head of the queue.
+ * server's renewal returns those items to the head of the queue, and ends
+ * the leases its Sessions held.
  *
  * @module
  */
@@ -39,7 +40,7 @@ export class Lease {
     const keys = this.#keys;
     await this.#script.run(
       this.#client,
-      [keys.servers, keys.items, keys.putWait],
+      [keys.servers, keys.items, keys.putWait, keys.deadlines],
       [
         this.#id,
         this.#leaseMs,
@@ -47,6 +48,7 @@ export class Lease {
         putsWaiting ? 1 : 0,
         keys.takenPrefix,
         keys.epochPrefix,
+        keys.ownedPrefix,
       ],
     );
   }

@@ -3,9 +3,9 @@
  * given the same URL and key serve one queue. This module opens the store
  * and wires its parts: the keys (`keys.ts`), the put script (`protocol.ts`),
  * the pop through this server's items in flight (`inflight.ts`), the
- * waiting calls (`waiting.ts`), the lease on in-flight items (`leases.ts`),
- * outage recovery (`recovery.ts`) and the durability check
- * (`durability.ts`).
+ * waiting calls (`waiting.ts`), the items under lease (`item_leases.ts`),
+ * the server's lease on its in-flight items (`leases.ts`), outage recovery
+ * (`recovery.ts`) and the durability check (`durability.ts`).
  *
  * Three connections per server, however many calls wait: one for commands
  * (watched: its pings bound every command), one that runs the blocking pops
@@ -29,12 +29,12 @@ import {
   type QueueStore,
   StoreClosedError,
   type StoreStatus,
-  StoreUnsupportedError,
   utf8Bytes,
   type WaitOptions,
 } from "../mod.ts";
 import { checkDurability } from "./durability.ts";
 import { InFlight } from "./inflight.ts";
+import { ItemLeases } from "./item_leases.ts";
 import { QueueKeys } from "./keys.ts";
 import { Lease } from "./leases.ts";
 import { QueueProtocol } from "./protocol.ts";
@@ -127,6 +127,7 @@ export class RedisStore implements QueueStore {
   readonly #inFlight: InFlight;
   readonly #waiting: RedisWaiting;
   readonly #lease: Lease;
+  readonly #leases: ItemLeases;
   /** Never aborted: Redis's failures are recoverable (`unavailable`). */
   readonly #neverFails = new AbortController().signal;
 
@@ -171,11 +172,13 @@ export class RedisStore implements QueueStore {
     this.#reachability = reachability;
     this.#protocol = protocol;
     this.#inFlight = inFlight;
+    this.#leases = new ItemLeases(this.#client, keys, reachability);
     this.#waiting = new RedisWaiting({
       blocker: this.#blocker,
       keys,
       protocol,
       inFlight,
+      leases: this.#leases,
       reachability,
       closing,
     });
@@ -254,24 +257,43 @@ export class RedisStore implements QueueStore {
     return await this.#waiting.pop(options);
   }
 
-  /** Leases are not in the Redis store yet: rejects, changing nothing. */
-  lease(_options: LeaseOptions): Promise<Leased | undefined> {
-    return Promise.reject(noLeases());
+  /**
+   * Leases the head item in one atomic step; when there is none, waits in
+   * the same line as this server's waiting pops. A caller gone before the
+   * answer gets nothing: its item goes back to the head at once.
+   */
+  async lease(options: LeaseOptions): Promise<Leased | undefined> {
+    this.#check(options.signal);
+    if (options.owner?.aborted) throw options.owner.reason;
+    const { waitMs = 0, signal } = options;
+    if (waitMs <= 0 || this.#waiting.pops === 0) {
+      const leased = await this.#leases.take(this.#keys.items, options);
+      if (leased !== undefined && signal?.aborted) {
+        await this.#leases.release(leased.receipt).catch(() => {});
+        throw signal.reason;
+      }
+      if (leased !== undefined || waitMs <= 0) return leased;
+    }
+    this.#check(signal);
+    return await this.#waiting.lease(options);
   }
 
-  /** Leases are not in the Redis store yet: rejects, changing nothing. */
-  ack(_receipt: string): Promise<boolean> {
-    return Promise.reject(noLeases());
+  /** Removes the item leased under `receipt` for good, from any server. */
+  async ack(receipt: string): Promise<boolean> {
+    this.#check();
+    return await this.#leases.ack(receipt);
   }
 
-  /** Leases are not in the Redis store yet: rejects, changing nothing. */
-  release(_receipt: string): Promise<boolean> {
-    return Promise.reject(noLeases());
+  /** Puts the item leased under `receipt` back at the head, from any server. */
+  async release(receipt: string): Promise<boolean> {
+    this.#check();
+    return await this.#leases.release(receipt);
   }
 
-  /** Leases are not in the Redis store yet: rejects, changing nothing. */
-  extend(_receipt: string, _leaseMs: number): Promise<boolean> {
-    return Promise.reject(noLeases());
+  /** Moves the end of the lease under `receipt` to `leaseMs` from now. */
+  async extend(receipt: string, leaseMs: number): Promise<boolean> {
+    this.#check();
+    return await this.#leases.extend(receipt, leaseMs);
   }
 
   /** The head item, read from Redis. */
@@ -280,7 +302,7 @@ export class RedisStore implements QueueStore {
     return await this.#protocol.peek();
   }
 
-  /** The number of items in Redis (not counting those being delivered). */
+  /** The number of items in Redis (not those being delivered or leased). */
   async size(): Promise<number> {
     this.#check();
     return await this.#protocol.size();
@@ -290,7 +312,7 @@ export class RedisStore implements QueueStore {
   status(): StoreStatus {
     return {
       size: this.#protocol.lastSize,
-      leased: 0,
+      leased: this.#protocol.lastLeased,
       bytes: this.#protocol.lastBytes,
       capacity: this.#protocol.capacity,
       maxBytes: this.#protocol.maxBytes,
@@ -300,8 +322,9 @@ export class RedisStore implements QueueStore {
   }
 
   /**
-   * Ends every waiting call, returns this server's items in flight (if any)
-   * to the head of the queue, drops its lease and closes the connections.
+   * Ends every waiting call, gives back the leases of this server's
+   * Sessions, returns its items in flight (if any) to the head of the queue,
+   * drops its lease and closes the connections.
    */
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
@@ -310,6 +333,7 @@ export class RedisStore implements QueueStore {
     await this.#waiting.close(
       new StoreClosedError("The queue is shutting down"),
     );
+    await this.#leases.close();
     if (this.#client.isReady) await this.#inFlight.leave().catch(() => {});
     this.#listener.destroy();
     this.#client.destroy();
@@ -330,7 +354,8 @@ export class RedisStore implements QueueStore {
   }
 
   /**
-   * Renews the lease, returns dead servers' items, refreshes the status;
+   * Renews the lease, returns dead servers' items and the items of leases
+   * that ran out (whichever server took them), refreshes the status;
    * nothing while Redis is unreachable (the commands would wait for it).
    * With no waiting pop here, returns an item a blocking pop moved out for
    * nobody: one sent on a connection given up, that Redis ran late.
@@ -339,13 +364,7 @@ export class RedisStore implements QueueStore {
     if (this.#reachability.unreachable !== undefined) return;
     await this.#lease.renew(this.#waiting.puts > 0);
     if (this.#waiting.pops === 0) await this.#inFlight.returnMoved();
+    await this.#leases.lapse();
     await this.#protocol.readCounts();
   }
-}
-
-/** Why a lease operation fails on this store, for now. */
-function noLeases(): StoreUnsupportedError {
-  return new StoreUnsupportedError(
-    "Leases are not supported with --redis yet",
-  );
 }

@@ -199,6 +199,27 @@ test("Redis store returns the items in flight of a server whose lease ran out to
   assert.equal(await raw.hGet("queue:{queue}:meta", "bytes"), "0");
 });
 
+test("Redis store ends the Sessions' leases of a server whose lease ran out: another server gives their items back", async () => {
+  await using redis = await startRedis();
+  using raw = await rawClient(redis);
+  await using dying = await open(redis, 10, { leaseMs: 60_000 });
+  const [id] = await raw.zRange("queue:{queue}:servers", 0, -1);
+  await dying.put("a");
+  await dying.put("b");
+  const owner = new AbortController();
+  const held = await dying.lease({ leaseMs: 3_600_000, owner: owner.signal });
+  const unowned = await dying.lease({ leaseMs: 3_600_000 });
+  assert.equal(await raw.sCard(`queue:{queue}:owned:${id}`), 1);
+  // As if it had died: its lease ran out, and it renews it no more.
+  await raw.zAdd("queue:{queue}:servers", { score: 0, value: id! });
+  await using live = await open(redis, 10, { leaseMs: 200 });
+  const back = await live.lease({ leaseMs: 60_000, waitMs: 2000 });
+  assert.deepEqual([back?.item, back?.deliveryCount], ["a", 2]);
+  assert.equal(await raw.exists(`queue:{queue}:owned:${id}`), 0);
+  assert.equal(await live.ack(held!.receipt), false);
+  assert.equal(await live.ack(unowned!.receipt), true, "a unary lease lasts");
+});
+
 test("Redis store on a paused Redis fails calls within its deadline with a one-line reason, then serves again when Redis resumes", async () => {
   await using redis = await startRedis();
   await using store = await open(redis, 10, { deadlineMs: 500 });

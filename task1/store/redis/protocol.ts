@@ -2,14 +2,17 @@
  * The Redis store's settings, put and reads: each change is one Lua script
  * (`init.lua`, `put.lua`) that checks and writes in one atomic step, so a
  * put checks the count and the bytes and then pushes, and the capacity is
- * exact however many servers race. Pops are in `inflight.ts`.
+ * exact however many servers race. Pops are in `inflight.ts`, leases in
+ * `item_leases.ts`.
  *
  * @module
  */
 import { type RedisClient, RedisScript } from "../../../lib/redis/mod.ts";
 import type { QueueKeys } from "./keys.ts";
+import { entryScript } from "./entries.ts";
 import type { Reachability } from "./recovery.ts";
 import INIT from "./init.lua" with { type: "text" };
+import PEEK from "./peek.lua" with { type: "text" };
 import PUT from "./put.lua" with { type: "text" };
 
 /** The queue's settings as this server asks for them. */
@@ -33,11 +36,13 @@ export class QueueProtocol {
   readonly #flagMs: number;
   readonly #scripts = {
     init: new RedisScript(INIT),
+    peek: entryScript(PEEK),
     put: new RedisScript(PUT),
   };
   #capacity: number;
   #maxBytes: number;
   #size = 0;
+  #leased = 0;
   #bytes = 0;
 
   /** The protocol of the queue at `keys`, run on `client`. */
@@ -70,7 +75,12 @@ export class QueueProtocol {
     return this.#size;
   }
 
-  /** The bytes of the items last seen. */
+  /** The number of items under lease last seen. */
+  get lastLeased(): number {
+    return this.#leased;
+  }
+
+  /** The bytes of the items last seen, leased ones included. */
   get lastBytes(): number {
     return this.#bytes;
   }
@@ -109,26 +119,35 @@ export class QueueProtocol {
   /** The head item. */
   async peek(): Promise<string | undefined> {
     const item = await this.#reachability.command(() =>
-      this.#client.lIndex(this.#keys.items, 0)
+      this.#scripts.peek.run(this.#client, [this.#keys.items], [])
     );
-    return item ?? undefined;
+    return item === null ? undefined : String(item);
   }
 
-  /** The number of items (not counting those being delivered). */
+  /**
+   * The number of items (not counting those being delivered or leased), and
+   * that of the items leased, read together.
+   */
   async size(): Promise<number> {
-    this.#size = await this.#reachability.command(() =>
-      this.#client.lLen(this.#keys.items)
+    const keys = this.#keys;
+    const [size, leased] = await this.#reachability.command(() =>
+      this.#client.multi().lLen(keys.items).hLen(keys.leased).exec()
     );
+    this.#size = Number(size);
+    this.#leased = Number(leased);
     return this.#size;
   }
 
   /** Reads the queue's counters. Its errors are Redis's own. */
   async readCounts(): Promise<void> {
-    const [size, bytes] = await this.#client.hmGet(this.#keys.meta, [
-      "count",
-      "bytes",
-    ]);
-    this.#size = Number(size ?? 0);
-    this.#bytes = Number(bytes ?? 0);
+    const keys = this.#keys;
+    const [counts, leased] = await this.#client.multi()
+      .hmGet(keys.meta, ["count", "bytes"])
+      .hLen(keys.leased)
+      .exec() as unknown as [(string | null)[], number];
+    this.#leased = Number(leased);
+    // The count takes in the items leased and in flight.
+    this.#size = Math.max(0, Number(counts[0] ?? 0) - this.#leased);
+    this.#bytes = Number(counts[1] ?? 0);
   }
 }

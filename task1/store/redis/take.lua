@@ -10,7 +10,8 @@
 --          recovered since, this take was sent on a connection it gave up,
 --          and runs nothing
 -- ARGV[2]: the take's number, new for each take of this server
--- Returns the item, or nil when the list is empty.
+-- Returns the item (the entry as `entries.lua` reads it; the hash keeps the
+-- entry), or nil when the list is empty.
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('STALE this server recovered since; try again')
 end
@@ -19,4 +20,5 @@ if not item then
   return false
 end
 redis.call('HSET', KEYS[2], ARGV[2], item)
-return item
+local _, _, plain = parse_entry(item)
+return plain

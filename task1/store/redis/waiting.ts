@@ -7,9 +7,15 @@
  * @module
  */
 import type { RedisClient } from "../../../lib/redis/mod.ts";
-import { StoreUnavailableError, type WaitOptions } from "../mod.ts";
-import { Waiters } from "../waiters.ts";
+import {
+  type Leased,
+  type LeaseOptions,
+  StoreUnavailableError,
+  type WaitOptions,
+} from "../mod.ts";
+import { type PopWaiter, Waiters } from "../waiters.ts";
 import type { InFlight } from "./inflight.ts";
+import type { ItemLeases } from "./item_leases.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { QueueProtocol } from "./protocol.ts";
 import type { Reachability } from "./recovery.ts";
@@ -27,6 +33,8 @@ export interface RedisWaitingParts {
   protocol: QueueProtocol;
   /** The queue's pop, through this server's items in flight. */
   inFlight: InFlight;
+  /** The queue's leasing pop. */
+  leases: ItemLeases;
   /** Whether Redis is reachable. */
   reachability: Reachability;
   /** Aborted when the store closes: nothing is served after that. */
@@ -75,9 +83,14 @@ export class RedisWaiting {
   /** Waits behind this server's earlier waiting pops for an item. */
   pop(options: WaitOptions): Promise<string | undefined> {
     const waiting = this.#waiters.pop(options);
-    this.#popping ??= this.#servePops().finally(() => {
-      this.#popping = undefined;
-    });
+    this.#startPopping();
+    return waiting;
+  }
+
+  /** Waits in the same line as {@linkcode pop} for an item to lease. */
+  lease(options: LeaseOptions): Promise<Leased | undefined> {
+    const waiting = this.#waiters.lease(options);
+    this.#startPopping();
     return waiting;
   }
 
@@ -135,14 +148,21 @@ export class RedisWaiting {
     });
   }
 
+  #startPopping(): void {
+    this.#popping ??= this.#servePops().finally(() => {
+      this.#popping = undefined;
+    });
+  }
+
   /**
    * Serves this server's waiting pops, first come first served, with one
    * blocking pop at a time on the blocking connection: `BLMOVE` moves the
    * head item into this server's in-flight list, then the first waiter pops
    * it from there (if the lease ran out meanwhile and another server
-   * returned it to the queue, it is not delivered here). An item that
-   * arrives when no waiter is left goes back to the head, and so does one
-   * whose waiter left (gave up or timed out) before it was delivered.
+   * returned it to the queue, it is not delivered here), or leases it from
+   * there if it asks for a lease. An item that arrives when no waiter is
+   * left goes back to the head, and so does one whose waiter left (gave up
+   * or timed out) before it was delivered or leased.
    */
   async #servePops(): Promise<void> {
     const { blocker, keys, inFlight, reachability, closing } = this.#parts;
@@ -169,12 +189,9 @@ export class RedisWaiting {
         return;
       }
       waiter.busy = true;
-      let item: string | undefined;
+      let item: string | Leased | undefined;
       try {
-        item = await inFlight.pop(
-          keys.inflight,
-          () => waiter.leaving !== undefined,
-        );
+        item = await this.#take(waiter);
       } catch (error: unknown) {
         // An item not delivered is back at the head, or goes back once
         // Redis is (or, if this server dies, once its lease runs out).
@@ -190,5 +207,26 @@ export class RedisWaiting {
         waiter.settle(item);
       }
     }
+  }
+
+  /**
+   * Takes the item this server's blocking pop moved into its in-flight list
+   * for `waiter`: pops it, or leases it if the waiter asks for a lease (and
+   * gives it back at once if the waiter left meanwhile).
+   */
+  async #take(waiter: PopWaiter): Promise<string | Leased | undefined> {
+    const { keys, inFlight, leases } = this.#parts;
+    if (waiter.lease === undefined) {
+      return await inFlight.pop(
+        keys.inflight,
+        () => waiter.leaving !== undefined,
+      );
+    }
+    const leased = await leases.take(keys.inflight, waiter.lease);
+    if (leased !== undefined && waiter.leaving !== undefined) {
+      await leases.release(leased.receipt).catch(() => {});
+      return undefined;
+    }
+    return leased;
   }
 }
