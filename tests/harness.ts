@@ -51,6 +51,17 @@ export async function within<T>(
   }
 }
 
+/** A fresh temporary folder named `prefix...`, removed with its files on dispose. */
+export async function tempDir(
+  prefix: string,
+): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
 /** The lines of a byte stream, read in the background and taken one by one. */
 export class LineQueue {
   #lines: string[] = [];

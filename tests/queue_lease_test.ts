@@ -12,7 +12,12 @@ import {
   queueServiceDefinition,
   type Reply,
 } from "../task1/proto.ts";
-import { type StartedServer, startQueueServer, within } from "./harness.ts";
+import {
+  type StartedServer,
+  startQueueServer,
+  tempDir,
+  within,
+} from "./harness.ts";
 
 const ServiceClient = grpc.makeGenericClientConstructor(
   queueServiceDefinition() as unknown as grpc.ServiceDefinition,
@@ -59,21 +64,12 @@ class Raw implements Disposable {
   }
 }
 
-/** A fresh temporary folder, removed on dispose. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "queue-lease-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
-
 const STORES = [
   { name: "memory", start: (size: number) => startQueueServer(size) },
   {
     name: "--data",
     start: async (size: number) => {
-      const dir = await tempDir();
+      const dir = await tempDir("queue-lease-");
       const started = await startQueueServer(
         size,
         "--data",
@@ -236,7 +232,7 @@ for (const { name, start } of STORES) {
 }
 
 Deno.test("queue-server --data killed with -9 while items are leased, acked and in flight: after the restart every unacked item is back, in order, with its delivery count, and no acked one", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-lease-");
   const file = `${dir.path}/q.db`;
   const items = Array.from({ length: 20 }, (_, i) => `i${i}`);
   const acked = new Set<string>();
