@@ -13,6 +13,7 @@ import {
   type Reply,
 } from "../task1/proto.ts";
 import {
+  eventually,
   type StartedServer,
   startQueueServer,
   tempDir,
@@ -88,14 +89,11 @@ const STORES = [
 
 /** Resolves once Size reports no lease, or rejects after `ms`. */
 function noLeasesWithin(raw: Raw, what: string, ms: number): Promise<void> {
-  return within(
-    (async () => {
-      while ((await raw.call("Size", {})).leased !== 0) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })(),
+  return eventually(
+    async () => (await raw.call("Size", {})).leased === 0,
     what,
     ms,
+    20,
   );
 }
 
