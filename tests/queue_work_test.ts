@@ -100,7 +100,7 @@ for (const { name, flags } of STORES) {
         `item-${String(i).padStart(3, "0")}${i % 3 === 0 ? "-fail" : ""}`,
     );
     await putAll(client, items);
-    const workFlags = ["--jobs", "4", "--lease", "10"];
+    const workFlags = ["--jobs", "4", "--lease", "60"];
 
     // The first worker: killed with -9 while it runs SLOW_ITEM, about
     // halfway through the queue.
@@ -122,6 +122,13 @@ for (const { name, flags } of STORES) {
           const last = (await linesOf(`${markers}/${item}`)).at(-1);
           if (last?.startsWith("start 1 ")) runningAtKill.add(item);
         }
+        // Its Sessions ended with it, so the server gave its leases back at
+        // once, long before they would have run out.
+        await eventually(
+          async () => (await client.count()).leased === 0,
+          "the killed worker's leases back",
+          3_000,
+        );
       } finally {
         // SLOW_ITEM's command, left running by the killed worker, may end.
         await Deno.writeTextFile(`${markers}/go`, "");
@@ -273,6 +280,25 @@ Deno.test("queue-client work on SIGTERM lets the running commands finish, acks t
   ]);
   assert.deepEqual(await client.count(), { size: 4, leased: 0 });
   assert.equal(await client.peek(), "job-3");
+});
+
+Deno.test("queue-client work extends the lease of a command that runs past it, so no other job slot gets its item", async () => {
+  await using dir = await tempDir("queue-work-");
+  await using started = await startQueueServer(10);
+  using client = clientOf(started.port);
+  await putAll(client, ["long job"]);
+  const runs = `${dir.path}/runs`;
+  await using worker = startWorker(
+    started.port,
+    ["--jobs", "2", "--lease", "1"],
+    'echo "$QUEUE_DELIVERY_COUNT" >> "$1"; sleep 2',
+    [runs],
+  );
+  assert.equal(await worker.stderr.next(), "ok (delivery 1): long job");
+  assert.deepEqual(await linesOf(runs), ["1"]);
+  assert.deepEqual(await client.count(), { size: 0, leased: 0 });
+  worker.kill("SIGTERM");
+  assert.equal((await worker.exit()).code, 0);
 });
 
 /** Whether process `pid` is still running, asked with `kill -0`. */
