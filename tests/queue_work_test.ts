@@ -309,25 +309,31 @@ async function isRunning(pid: number): Promise<boolean> {
   return success;
 }
 
-Deno.test("queue-client work on a second SIGTERM kills the running commands, releases their items and exits 1", async () => {
+Deno.test("queue-client work on a second SIGTERM kills the running commands and their children, releases their items and exits 1", async () => {
   await using dir = await tempDir("queue-work-");
   await using started = await startQueueServer(10);
   using client = clientOf(started.port);
   await putAll(client, ["job-1", "job-2", "job-3"]);
   const pids = `${dir.path}/pids`;
-  // Each command records its process id, which `exec` hands to sleep.
+  // Each command records its process id and its child's.
   await using worker = startWorker(
     started.port,
     ["--jobs", "2"],
-    'echo "$$" >> "$1"; exec sleep 30',
+    'sleep 30 & echo "$$ $!" >> "$1"; wait',
     [pids],
   );
-  let commands: number[] = [];
+  let processes: number[] = [];
+  const running = async () => {
+    const all = await Promise.all(processes.map(isRunning));
+    return processes.filter((_, i) => all[i]);
+  };
   try {
     await eventually(
-      async () => (commands = (await linesOf(pids)).map(Number)).length >= 2,
+      async () => (await linesOf(pids)).length >= 2,
       "two commands to start",
-      15_000,
+    );
+    processes = (await linesOf(pids)).flatMap((line) =>
+      line.split(" ").map(Number)
     );
     worker.kill("SIGTERM");
     // Signals of one kind that arrive together may be seen as one.
@@ -335,19 +341,21 @@ Deno.test("queue-client work on a second SIGTERM kills the running commands, rel
     assert.deepEqual(await client.count(), { size: 1, leased: 2 });
     worker.kill("SIGTERM");
     assert.equal((await worker.exit()).code, 1);
+    await eventually(
+      async () => (await running()).length === 0,
+      "the commands and their children to end",
+      2_000,
+    ).catch(async () => {
+      assert.fail(`still running: ${await running()} of ${processes}`);
+    });
     const lines = (await worker.stderr.rest()).sort();
     assert.deepEqual(lines, [
       "killed by SIGKILL (stopping), released (delivery 1): job-1",
       "killed by SIGKILL (stopping), released (delivery 1): job-2",
     ]);
     assert.deepEqual(await client.count(), { size: 3, leased: 0 });
-    for (const pid of commands) {
-      assert.equal(await isRunning(pid), false, `command ${pid} still runs`);
-    }
   } finally {
     // Started by this test: never left behind, whatever failed above.
-    for (const pid of commands) {
-      if (await isRunning(pid)) Deno.kill(pid, "SIGKILL");
-    }
+    for (const pid of await running()) Deno.kill(pid, "SIGKILL");
   }
 });
