@@ -2,9 +2,10 @@
  * `queue-client HOST:PORT work -- COMMAND` end to end: the real queue-server
  * and real workers as processes, running small `sh` commands that keep
  * marker files in a temporary folder. A worker killed with -9 and started
- * again, commands that fail once or always (`--max-attempts`,
- * `--dead-letter`), one and two SIGTERMs while commands run, the log lines
- * and `--quiet`, and the item on standard input exactly as stored.
+ * again (in memory and with `--data`), commands that fail once or always
+ * (`--max-attempts`, `--dead-letter`), one and two SIGTERMs while commands
+ * run, a command that outlives its first lease, the log lines and `--quiet`,
+ * and the item on standard input exactly as stored.
  */
 import assert from "node:assert/strict";
 import { QueueClient, type QueueCount } from "../task1/queue_client.ts";
