@@ -302,6 +302,32 @@ Deno.test("queue-client work extends the lease of a command that runs past it, s
   assert.equal((await worker.exit()).code, 0);
 });
 
+Deno.test("queue-client work whose server dies lets the running command finish, then exits 1 with error lines", async () => {
+  await using dir = await tempDir("queue-work-");
+  await using started = await startQueueServer(10);
+  {
+    using client = clientOf(started.port);
+    await putAll(client, ["job-1"]);
+  }
+  const log = `${dir.path}/log`;
+  await using worker = startWorker(
+    started.port,
+    [],
+    'echo start >> "$1"; sleep 1; echo end >> "$1"',
+    [log],
+  );
+  await eventually(async () => (await linesOf(log)).length > 0, "the start");
+  started.server.kill("SIGKILL");
+  assert.equal((await worker.exit()).code, 1);
+  assert.deepEqual(await linesOf(log), ["start", "end"]);
+  const lines = await worker.stderr.rest();
+  assert.equal(lines[0], "ok, but the ack failed (delivery 1): job-1");
+  assert.ok(lines.length > 1, `${lines}`);
+  for (const line of lines.slice(1)) {
+    assert.match(line, /^error: UNAVAILABLE: /);
+  }
+});
+
 /** Whether process `pid` is still running, asked with `kill -0`. */
 async function isRunning(pid: number): Promise<boolean> {
   const { success } = await new Deno.Command("sh", {
