@@ -74,8 +74,10 @@ const encoder = new TextEncoder();
 /**
  * Runs `command` with `args` for each item: the item, exactly as stored, on
  * its standard input (then closed), `QUEUE_DELIVERY_COUNT` added to the
- * environment, its standard output and error the worker's own. Killing it
- * sends SIGKILL.
+ * environment, its standard output and error the worker's own. Each runs in
+ * a session and process group of its own, so a Ctrl+C in the worker's
+ * terminal reaches the worker alone, and killing it sends SIGKILL to the
+ * whole group: the processes the command started end with it.
  */
 export function commandRunner(
   command: string,
@@ -91,6 +93,7 @@ export function commandRunner(
           stdout: "inherit",
           stderr: "inherit",
           env: { QUEUE_DELIVERY_COUNT: String(deliveryCount) },
+          detached: true,
         }).spawn();
       } catch (error: unknown) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -104,9 +107,10 @@ export function commandRunner(
         ),
         kill: () => {
           try {
-            child.kill("SIGKILL");
+            // The group's id is the command's process id (setsid).
+            Deno.kill(-child.pid, "SIGKILL");
           } catch {
-            // It has already exited.
+            // The whole group has already exited.
           }
         },
       };

@@ -51,6 +51,38 @@ export async function within<T>(
   }
 }
 
+/**
+ * Resolves once `check` resolves true, asking every `everyMs`; rejects
+ * naming `what` after `ms`. For states that announce no event of their own.
+ */
+export function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = WAIT_MS,
+  everyMs = 50,
+): Promise<void> {
+  return within(
+    (async () => {
+      while (!await check()) {
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })(),
+    what,
+    ms,
+  );
+}
+
+/** A fresh temporary folder named `prefix...`, removed with its files on dispose. */
+export async function tempDir(
+  prefix: string,
+): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
 /** The lines of a byte stream, read in the background and taken one by one. */
 export class LineQueue {
   #lines: string[] = [];
@@ -484,13 +516,11 @@ export class SilentServer implements AsyncDisposable {
 
   /** Resolves once a client has connected; rejects after the usual bound. */
   connected(): Promise<void> {
-    return within(
-      (async () => {
-        while (this.#held.length === 0) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      })(),
+    return eventually(
+      () => this.#held.length > 0,
       "a client to connect",
+      WAIT_MS,
+      20,
     );
   }
 

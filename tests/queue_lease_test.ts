@@ -13,7 +13,13 @@ import {
   queueServiceDefinition,
   type Reply,
 } from "../task1/proto.ts";
-import { type StartedServer, startQueueServer, within } from "./harness.ts";
+import {
+  eventually,
+  type StartedServer,
+  startQueueServer,
+  tempDir,
+  within,
+} from "./harness.ts";
 import { REDIS_MISSING, startRedis } from "./redis.ts";
 
 const ServiceClient = grpc.makeGenericClientConstructor(
@@ -61,15 +67,6 @@ class Raw implements Disposable {
   }
 }
 
-/** A fresh temporary folder, removed on dispose. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "queue-lease-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
-
 /** A server started with `resource` (its folder, its Redis), both disposed. */
 async function startWith(
   resource: AsyncDisposable,
@@ -101,7 +98,7 @@ const STORES = [
     name: "--data",
     ignore: false,
     start: async (size: number) => {
-      const dir = await tempDir();
+      const dir = await tempDir("queue-lease-");
       return await startWith(
         dir,
         () => startQueueServer(size, "--data", `${dir.path}/q.db`),
@@ -123,14 +120,11 @@ const STORES = [
 
 /** Resolves once Size reports no lease, or rejects after `ms`. */
 function noLeasesWithin(raw: Raw, what: string, ms: number): Promise<void> {
-  return within(
-    (async () => {
-      while ((await raw.call("Size", {})).leased !== 0) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })(),
+  return eventually(
+    async () => (await raw.call("Size", {})).leased === 0,
     what,
     ms,
+    20,
   );
 }
 
@@ -270,7 +264,7 @@ for (const { name, ignore, start } of STORES) {
 }
 
 Deno.test("queue-server --data killed with -9 while items are leased, acked and in flight: after the restart every unacked item is back, in order, with its delivery count, and no acked one", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-lease-");
   const file = `${dir.path}/q.db`;
   const items = Array.from({ length: 20 }, (_, i) => `i${i}`);
   const acked = new Set<string>();

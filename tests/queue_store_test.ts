@@ -14,6 +14,7 @@ import {
   type RunningProgram,
   spawnProgram,
   startQueueServer,
+  tempDir,
   within,
 } from "./harness.ts";
 import { crashRound, drain } from "./queue_crash.ts";
@@ -22,15 +23,6 @@ import { WaitingClient } from "./waiting_client.ts";
 
 function clientOf(port: number): QueueClient {
   return new QueueClient({ hostname: "127.0.0.1", port });
-}
-
-/** A fresh temporary folder, removed on dispose. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "queue-data-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
 }
 
 /** Runs queue-server with `args` to its end: its exit code and stderr. */
@@ -44,7 +36,7 @@ async function runServer(args: string[]) {
 }
 
 Deno.test("queue-server --data killed with -9 under 8 concurrent clients loses no acknowledged item (but those a Pop in flight at the kill took), resurrects no popped one, duplicates none and keeps each client's order, round after round", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   for (let round = 0; round < 4; round++) {
     const result = await crashRound(`${dir.path}/queue.db`, round);
     assert.deepEqual(result.problems, [], `round ${round}`);
@@ -53,7 +45,7 @@ Deno.test("queue-server --data killed with -9 under 8 concurrent clients loses n
 });
 
 Deno.test("queue-server --data keeps the seed's example session's state across a restart", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   {
     await using started = await startQueueServer(3, "--data", file);
@@ -81,7 +73,7 @@ Deno.test("queue-server --data keeps the seed's example session's state across a
 });
 
 Deno.test("queue-server --data on SIGTERM ends a waiting Put with UNAVAILABLE, exits 0, and the restarted queue holds only what was acknowledged", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   {
     await using started = await startQueueServer(1, "--data", file);
@@ -103,7 +95,7 @@ Deno.test("queue-server --data on SIGTERM ends a waiting Put with UNAVAILABLE, e
 });
 
 Deno.test("queue-server --data restarted with a smaller SIZE starts, logs one line, tells the true size and refuses puts until there is room", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   {
     await using started = await startQueueServer(10, "--data", file);
@@ -124,7 +116,7 @@ Deno.test("queue-server --data restarted with a smaller SIZE starts, logs one li
 });
 
 Deno.test("queue-server refuses a corrupt file, another program's database and a file locked by a running server: one error line, exit 1, the file untouched", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const corrupt = `${dir.path}/corrupt.db`;
   await Deno.writeTextFile(corrupt, "these are not the bytes of a database\n");
   const foreign = `${dir.path}/foreign.db`;
@@ -157,7 +149,7 @@ Deno.test("queue-server refuses a corrupt file, another program's database and a
 Deno.test("queue-server refuses a data file in a folder it cannot create it in (missing, or a file in the way): one error line, exit 1", async () => {
   // Root ignores a folder's write bit, so the folders here are ones that no
   // user can create a file in.
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   await Deno.writeTextFile(`${dir.path}/plain-file`, "not a folder\n");
   for (
     const file of [
@@ -198,7 +190,7 @@ async function listeningPort(server: RunningProgram, ms: number) {
 }
 
 Deno.test("queue-server --data restarted on a 1 GiB file of 1 MiB items of control characters and of 4-byte UTF-8 characters serves every item, in order, byte for byte", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   const count = 1024;
   // Made a queue file by the store itself, then filled in one transaction
@@ -256,7 +248,7 @@ Deno.test("queue-server --data restarted on a 1 GiB file of 1 MiB items of contr
 });
 
 Deno.test("queue-server refuses a data file holding an item it cannot read (not UTF-8, not text): one error line naming the file and the item, exit 1", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const invalid = `${dir.path}/invalid.db`;
   const queueFile = new QueueFile(invalid);
   queueFile.commit(1, ["a", "b", "c"]);
@@ -291,7 +283,7 @@ Deno.test("queue-server refuses a data file holding an item it cannot read (not 
 });
 
 Deno.test("queue-server --data creates its file and the file's -wal readable by their owner only (0600), and leaves an existing file's mode as it is", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
   {
@@ -357,7 +349,7 @@ Deno.test("queue-server exits 2 with the usage for a bad --max-bytes and 1 with 
     assert.equal(code, 2, bad);
     assert.match(stderr[0]!, /^error: Invalid byte count/);
   }
-  await using dir = await tempDir();
+  await using dir = await tempDir("queue-data-");
   const file = `${dir.path}/queue.db`;
   const { code, stderr } = await runServer([
     ...["0", "3", "--max-bytes", "1TiB", "--data", file],
