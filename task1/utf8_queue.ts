@@ -99,6 +99,18 @@ export class Utf8Queue {
     this.#capacity = capacity;
   }
 
+  /**
+   * A queue holding `items`, in order, with room for at least `capacity`.
+   *
+   * @throws {RangeError} as {@linkcode Utf8Queue.put} does
+   */
+  static from(items: Iterable<string>, capacity: number): Utf8Queue {
+    const initial = [...items];
+    const queue = new Utf8Queue(Math.max(capacity, initial.length));
+    for (const item of initial) queue.put(item);
+    return queue;
+  }
+
   /** The most items the queue holds. */
   get capacity(): number {
     return this.#capacity;
