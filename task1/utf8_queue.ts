@@ -30,9 +30,11 @@ export function checkWellFormed(item: string): void {
 
 /**
  * The index of the first item of `bytes` (items of `lengths[i]` bytes, back
- * to back) that is not valid UTF-8, or -1 when all are: at once when `bytes`
- * is ASCII, else item by item, since valid items can be cut anywhere but
- * still add up to valid UTF-8.
+ * to back) that is not valid UTF-8, or -1 when all are. Valid UTF-8 as a
+ * whole is valid item by item exactly when no item starts with a
+ * continuation byte (then every cut falls between characters), so a batch
+ * is checked at once, plus one byte per item, and item by item only to name
+ * the culprit.
  *
  * @throws {RangeError} when the lengths do not add up to `bytes.length`
  */
@@ -48,10 +50,22 @@ export function invalidUtf8Item(
     );
   }
   if (isAscii(bytes)) return -1;
+  if (isUtf8(bytes) && !startsMidCharacter(bytes, lengths)) return -1;
   for (let i = 0, at = 0; i < lengths.length; i++) {
     if (!isUtf8(bytes.subarray(at, at += lengths[i]!))) return i;
   }
   return -1;
+}
+
+/** Whether an item of `bytes` starts with a UTF-8 continuation byte. */
+function startsMidCharacter(
+  bytes: Uint8Array,
+  lengths: ArrayLike<number>,
+): boolean {
+  for (let i = 0, at = 0; i < lengths.length; at += lengths[i++]!) {
+    if (lengths[i]! > 0 && (bytes[at]! & 0xc0) === 0x80) return true;
+  }
+  return false;
 }
 
 /**
