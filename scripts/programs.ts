@@ -86,11 +86,11 @@ export const PROGRAMS = {
     // never made: the server locks the file exclusively). node:sqlite needs
     // no --allow-ffi.
     //
-    // The queued items are UTF-8 slabs outside the V8 heap, but with --data
-    // the file's items are read into strings at start, up to 2 bytes per
-    // UTF-8 byte; the default heap limit (about 4 GiB) would cap --max-bytes
-    // with --data at 1.8 GiB, so the heap may grow to 8 GiB, which lets it go
-    // to 3.8 GiB (see checkHeapHolds in task1/server_main.ts). --expose-gc
+    // The queued items are UTF-8 slabs outside the V8 heap, and --data loads
+    // its file's items straight into them as bytes, but leased items are
+    // strings on the heap (up to 2 bytes per UTF-8 byte), and so are a
+    // file's items leased and not acked when it is loaded: the heap may grow
+    // to 8 GiB so that up to about 3.8 GiB of them fit. --expose-gc
     // lets the server collect the garbage of large items every 32 MiB
     // instead of letting it pile up to twice the live heap (see
     // largeItemCollector in task1/operations.ts).

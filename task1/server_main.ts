@@ -16,7 +16,6 @@ import {
   runProgram,
   UsageError,
 } from "../lib/cli.ts";
-import v8 from "node:v8";
 import {
   readServerSecurity,
   SERVER_SECURITY_OPTIONS,
@@ -111,12 +110,6 @@ check (Health/Check) and reflection needs "authorization: Bearer <token>"
 metadata. A request over 1 MiB + 1 KiB is refused with RESOURCE_EXHAUSTED, and
 so is a call past 128 server-wide whose request is still arriving.`;
 
-/**
- * What the heap must keep free besides the items: grpc-js, calls in flight,
- * the items of waiting puts and the garbage of a busy server.
- */
-const HEAP_RESERVE_BYTES = 512 * 1024 * 1024;
-
 /** The largest capacity: the wire reports the size as a `uint32`. */
 export const MAX_CAPACITY = 2 ** 32 - 1;
 
@@ -208,7 +201,6 @@ async function main(
   if (values["redis-key"] !== undefined && redis === undefined) {
     throw new UsageError("--redis-key needs --redis");
   }
-  if (data !== undefined) checkHeapHolds(maxBytes);
   const { warning, ...security } = await readServerSecurity(values, host);
   const metricsAddress = values.metrics === undefined
     ? undefined
@@ -303,27 +295,6 @@ async function main(
     );
   }
   return 0;
-}
-
-/**
- * Refuses, for `--data`, a `--max-bytes` that the JavaScript heap cannot
- * hold while the file is loaded: queued items live as UTF-8 in slabs off
- * the heap (`Utf8Queue`), so they need no heap in memory alone, but at start
- * the journal reads the file's items into strings, all at once, which take
- * up to 2 bytes per UTF-8 byte (a string with one character past U+00FF is
- * stored as UTF-16), plus a reserve.
- *
- * @throws {Error} when twice `maxBytes` and the reserve pass the heap limit
- */
-function checkHeapHolds(maxBytes: number): void {
-  const limit = v8.getHeapStatistics().heap_size_limit;
-  const most = Math.floor((limit - HEAP_RESERVE_BYTES) / 2);
-  if (maxBytes > most) {
-    throw new Error(
-      `--max-bytes ${maxBytes} is more than this process can load from --data: ` +
-        `its heap limit of ${limit} bytes allows at most ${most}`,
-    );
-  }
 }
 
 /** The queue server program. */

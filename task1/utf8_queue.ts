@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isAscii, isUtf8 } from "node:buffer";
+
 /** The size of an ordinary slab; a larger item gets a slab of its own. */
 export const SLAB_BYTES = 256 * 1024;
 
@@ -24,6 +26,46 @@ export function checkWellFormed(item: string): void {
       "Invalid item: it holds a lone surrogate, which has no UTF-8 form",
     );
   }
+}
+
+/**
+ * The index of the first item of `bytes` (items of `lengths[i]` bytes, back
+ * to back) that is not valid UTF-8, or -1 when all are. Valid UTF-8 as a
+ * whole is valid item by item exactly when no item starts with a
+ * continuation byte (then every cut falls between characters), so a batch
+ * is checked at once, plus one byte per item, and item by item only to name
+ * the culprit.
+ *
+ * @throws {RangeError} when the lengths do not add up to `bytes.length`
+ */
+export function invalidUtf8Item(
+  bytes: Uint8Array,
+  lengths: ArrayLike<number>,
+): number {
+  let total = 0;
+  for (let i = 0; i < lengths.length; i++) total += lengths[i]!;
+  if (total !== bytes.length) {
+    throw new RangeError(
+      `Invalid items: ${lengths.length} lengths add up to ${total} bytes, not ${bytes.length}`,
+    );
+  }
+  if (isAscii(bytes)) return -1;
+  if (isUtf8(bytes) && !startsMidCharacter(bytes, lengths)) return -1;
+  for (let i = 0, at = 0; i < lengths.length; i++) {
+    if (!isUtf8(bytes.subarray(at, at += lengths[i]!))) return i;
+  }
+  return -1;
+}
+
+/** Whether an item of `bytes` starts with a UTF-8 continuation byte. */
+function startsMidCharacter(
+  bytes: Uint8Array,
+  lengths: ArrayLike<number>,
+): boolean {
+  for (let i = 0, at = 0; i < lengths.length; at += lengths[i++]!) {
+    if (lengths[i]! > 0 && (bytes[at]! & 0xc0) === 0x80) return true;
+  }
+  return false;
 }
 
 /**
@@ -71,6 +113,18 @@ export class Utf8Queue {
     this.#capacity = capacity;
   }
 
+  /**
+   * A queue holding `items`, in order, with room for at least `capacity`.
+   *
+   * @throws {RangeError} as {@linkcode Utf8Queue.put} does
+   */
+  static from(items: Iterable<string>, capacity: number): Utf8Queue {
+    const initial = [...items];
+    const queue = new Utf8Queue(Math.max(capacity, initial.length));
+    for (const item of initial) queue.put(item);
+    return queue;
+  }
+
   /** The most items the queue holds. */
   get capacity(): number {
     return this.#capacity;
@@ -102,15 +156,63 @@ export class Utf8Queue {
   put(item: string): boolean {
     if (this.#size >= this.#capacity) return false;
     checkWellFormed(item);
-    const written = this.#writeTail(item) ?? this.#writeSlab(item);
+    this.#record(this.#writeTail(item) ?? this.#writeSlab(item));
+    return true;
+  }
+
+  /** Counts an item of `length` bytes just written at the tail. */
+  #record(length: number): void {
     if (this.#size === this.#lengths.length) {
       this.#resizeLengths(this.#lengths.length * 2);
     }
     this.#lengths[(this.#lengthHead + this.#size) % this.#lengths.length] =
-      written;
+      length;
     this.#size++;
-    this.#bytes += written;
-    return true;
+    this.#bytes += length;
+  }
+
+  /**
+   * Appends items given as UTF-8, head first: item `i` is the next
+   * `lengths[i]` bytes of `bytes`. Copies them straight into the slabs, one
+   * copy per run of items that fits in the tail slab, and returns how many
+   * it took: all of them unless the queue became full.
+   *
+   * @throws {RangeError} when the lengths do not add up to `bytes.length` or
+   * an item is not valid UTF-8; nothing is stored then
+   */
+  putUtf8(bytes: Uint8Array, lengths: ArrayLike<number>): number {
+    const invalid = invalidUtf8Item(bytes, lengths);
+    if (invalid >= 0) {
+      throw new RangeError(`Invalid item ${invalid}: it is not valid UTF-8`);
+    }
+    const count = Math.min(lengths.length, this.#capacity - this.#size);
+    let at = 0;
+    for (let i = 0; i < count;) {
+      const slab = this.#slabs.at(-1);
+      const room = slab === undefined ? -1 : slab.length - this.#tailOffset;
+      // The run of items from `i` on that fits in the rest of the tail slab.
+      let end = i;
+      let runBytes = 0;
+      while (end < count && runBytes + lengths[end]! <= room) {
+        runBytes += lengths[end++]!;
+      }
+      if (end > i) {
+        slab!.set(bytes.subarray(at, at + runBytes), this.#tailOffset);
+        this.#tailOffset += runBytes;
+        for (; i < end; i++) this.#record(lengths[i]!);
+        at += runBytes;
+      } else if (lengths[i]! <= SLAB_BYTES) {
+        // The next run starts in a new ordinary slab.
+        this.#slabs.push(this.#takeSpare());
+        this.#tailOffset = 0;
+      } else {
+        const length = lengths[i++]!;
+        this.#slabs.push(bytes.slice(at, at += length));
+        this.#tailOffset = length;
+        this.#record(length);
+      }
+    }
+    return count;
   }
 
   /** Returns the head item without removing it, or undefined when empty. */

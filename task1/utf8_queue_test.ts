@@ -142,3 +142,100 @@ Deno.test("Utf8Queue gives the same answers as a plain array over 100,000 random
     assert.equal(queue.bytes, bytes);
   }
 });
+
+/** `items` as `Utf8Queue.putUtf8` takes them: their bytes and lengths. */
+function utf8Batch(items: string[]): [Uint8Array, Uint32Array] {
+  const encoded = items.map((item) => new TextEncoder().encode(item));
+  const bytes = new Uint8Array(encoded.reduce((sum, b) => sum + b.length, 0));
+  let at = 0;
+  for (const item of encoded) {
+    bytes.set(item, (at += item.length) - item.length);
+  }
+  return [bytes, Uint32Array.from(encoded, (item) => item.length)];
+}
+
+Deno.test("Utf8Queue.putUtf8 takes a batch of UTF-8 items after and before puts, across slabs and in slabs of their own", () => {
+  const queue = new Utf8Queue(1_000_000);
+  const big = "é".repeat(SLAB_BYTES); // 512 KiB: a slab of its own
+  const items = [
+    "",
+    ...Array.from({ length: 60_000 }, (_, i) => `item-${i}-😀`),
+    "",
+    big,
+    "\uFEFFafter",
+    "",
+  ];
+  assert.ok(queue.put("first"));
+  assert.equal(queue.putUtf8(...utf8Batch(items)), items.length);
+  assert.ok(queue.put("last"));
+  const all = ["first", ...items, "last"];
+  assert.equal(queue.size, all.length);
+  assert.equal(queue.bytes, utf8Batch(all)[0].length);
+  for (const item of all) assert.equal(queue.pop(), item);
+  assert.equal(queue.size, 0);
+  assert.ok(queue.slabBytes <= SLAB_BYTES, "one slab kept for reuse at most");
+});
+
+Deno.test("Utf8Queue.putUtf8 takes items up to the capacity and says how many", () => {
+  const queue = new Utf8Queue(3);
+  assert.ok(queue.put("a"));
+  assert.equal(queue.putUtf8(...utf8Batch(["b", "c", "d"])), 2);
+  assert.equal(queue.putUtf8(...utf8Batch(["e"])), 0);
+  assert.deepEqual([queue.pop(), queue.pop(), queue.pop()], ["a", "b", "c"]);
+  assert.equal(queue.putUtf8(new Uint8Array(0), []), 0);
+});
+
+Deno.test("Utf8Queue.putUtf8 refuses a batch with an item that is not UTF-8, or lengths that do not add up, and stores nothing", () => {
+  const queue = new Utf8Queue(10);
+  const [bytes] = utf8Batch(["a😀c"]);
+  // "a", the 4-byte character cut after its third byte, then its last byte
+  // and "c": the batch as a whole is valid UTF-8, its items are not.
+  assert.throws(() => queue.putUtf8(bytes, [1, 3, 2]), /Invalid item 1/);
+  assert.throws(() => queue.putUtf8(bytes, [1, 3]), RangeError);
+  // An encoded lone surrogate (WTF-8) is not UTF-8 either.
+  assert.throws(
+    () => queue.putUtf8(new Uint8Array([0xed, 0xa0, 0x80]), [3]),
+    RangeError,
+  );
+  assert.equal(queue.size, 0);
+  assert.equal(queue.bytes, 0);
+});
+
+Deno.test("Utf8Queue.putUtf8 mixed with put and pop gives the same answers as a plain array", () => {
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const randomItem = () => {
+    const length = random() < 0.01
+      ? Math.floor(random() * 100_000)
+      : Math.floor(random() * 30);
+    return "aé😀 ".repeat(Math.ceil(length / 4)).slice(0, length)
+      .replace(/[\uD800-\uDBFF]$/, "");
+  };
+  const capacity = 2_000;
+  const queue = new Utf8Queue(capacity);
+  const model: string[] = [];
+  for (let op = 0; op < 3_000; op++) {
+    const roll = random();
+    if (roll < 0.2) {
+      const batch = Array.from(
+        { length: Math.floor(random() * 200) },
+        randomItem,
+      );
+      const taken = Math.min(batch.length, capacity - model.length);
+      assert.equal(queue.putUtf8(...utf8Batch(batch)), taken);
+      model.push(...batch.slice(0, taken));
+    } else if (roll < 0.4) {
+      const item = randomItem();
+      assert.equal(queue.put(item), model.length < capacity);
+      if (model.length < capacity) model.push(item);
+    } else {
+      assert.equal(queue.pop(), model.shift());
+    }
+    assert.equal(queue.size, model.length);
+  }
+  assert.equal(queue.bytes, utf8Batch(model)[0].length);
+  for (const item of [...model]) assert.equal(queue.pop(), item);
+});

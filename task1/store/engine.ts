@@ -77,9 +77,10 @@ export interface QueueEngineOptions {
   maxWaitingBytes?: number;
   /**
    * The items never leased, queued at start, head first (a durable store's
-   * contents), numbered from `firstSeq` on.
+   * contents), numbered from `firstSeq` on: strings, or a `Utf8Queue` the
+   * engine takes over as it is, which must hold at least `capacity` items.
    */
-  items?: Iterable<string>;
+  items?: Iterable<string> | Utf8Queue;
   /**
    * The `seq` of the first of `items`, and of the next item put if there is
    * none.
@@ -126,7 +127,8 @@ export class QueueEngine implements QueueStore {
    * all kept, even past the capacity or the byte bound: puts then answer
    * false until there is room again.
    *
-   * @throws {RangeError} when `capacity` or a bound is not a positive integer
+   * @throws {RangeError} when `capacity` or a bound is not a positive
+   * integer, or a `Utf8Queue` given as `items` holds fewer than `capacity`
    */
   constructor(capacity: number, options: QueueEngineOptions = {}) {
     const { maxBytes = DEFAULT_MAX_BYTES, items = [], journal } = options;
@@ -143,11 +145,16 @@ export class QueueEngine implements QueueStore {
         );
       }
     }
-    const initial = [...items];
-    this.#queue = new Utf8Queue(Math.max(capacity, initial.length));
-    for (const item of initial) this.#queue.put(item);
+    this.#queue = items instanceof Utf8Queue
+      ? items
+      : Utf8Queue.from(items, capacity);
+    if (this.#queue.capacity < capacity) {
+      throw new RangeError(
+        `Invalid items: their queue holds ${this.#queue.capacity} items, fewer than the capacity ${capacity}`,
+      );
+    }
     this.#headSeq = options.firstSeq ?? 1;
-    this.#nextSeq = this.#headSeq + initial.length;
+    this.#nextSeq = this.#headSeq + this.#queue.size;
     for (const { seq, item, deliveryCount } of options.returned ?? []) {
       this.#returned.add({ seq, item, bytes: utf8Bytes(item), deliveryCount });
     }

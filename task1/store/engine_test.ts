@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Journal, QueueEngine } from "./engine.ts";
 import { type Leased, StoreFailedError } from "./mod.ts";
+import { Utf8Queue } from "../utf8_queue.ts";
 
 /** A journal that records what it is told and is always durable. */
 class LogJournal implements Journal {
@@ -286,4 +287,22 @@ Deno.test("QueueEngine started with returned items serves them first, in put ord
   assert.deepEqual([b.item, b.deliveryCount], ["b", 4]);
   const c = await leaseOf(engine);
   assert.deepEqual([c.item, c.deliveryCount], ["c", 1]);
+});
+
+Deno.test("QueueEngine takes over a Utf8Queue given as its items, numbering them from firstSeq, and refuses one that holds fewer than its capacity", async () => {
+  const queue = Utf8Queue.from(["c", "d"], 10);
+  const journal = new LogJournal();
+  await using engine = new QueueEngine(10, {
+    items: queue,
+    firstSeq: 7,
+    journal,
+  });
+  assert.equal(await engine.put("e"), true);
+  assert.equal(await engine.pop(), "c");
+  assert.equal(queue.size, 2, "the engine's own queue");
+  assert.deepEqual(journal.log, ["+e@9", "-7"]);
+  assert.throws(
+    () => new QueueEngine(11, { items: Utf8Queue.from([], 10) }),
+    RangeError,
+  );
 });

@@ -19,12 +19,15 @@
  *
  * Items are read back as bytes, never as SQLite text: `node:sqlite` cuts a
  * text value at its first NUL, repairs invalid UTF-8 silently, and panics on
- * a string longer than V8 allows.
+ * a string longer than V8 allows. The items never leased stay bytes (checked
+ * to be UTF-8) all the way into the engine's `Utf8Queue`; only the items
+ * leased and not acked are decoded, since the engine holds those as strings.
  *
  * @module
  */
-import { isAscii, isUtf8 } from "node:buffer";
+import { isAscii } from "node:buffer";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { invalidUtf8Item } from "../../utf8_queue.ts";
 
 /** `PRAGMA application_id` of a queue file: "QUE1" in ASCII. */
 export const APPLICATION_ID = 0x51554531;
@@ -61,6 +64,17 @@ const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 export class StoreFileError extends Error {
   /** The class name, for messages and logs. */
   override name = "StoreFileError";
+}
+
+/**
+ * A batch of the items never leased, as UTF-8 checked to be valid: item `i`
+ * is the next `lengths[i]` bytes of `bytes`.
+ */
+export interface ItemBatch {
+  /** The items' bytes, back to back, in seq order. */
+  bytes: Uint8Array;
+  /** Each item's length in bytes. */
+  lengths: Uint32Array<ArrayBuffer>;
 }
 
 /** A batch of the items leased and not acked, as the file holds them. */
@@ -173,13 +187,16 @@ export class QueueFile {
    * held when it was opened: at most 65,536 of them and 16 MiB of UTF-8
    * together, but at least one while any is left (an item larger than
    * 16 MiB comes alone). Each batch takes two statements, its items' lengths
-   * and their bytes, so a million small items load in about a second.
+   * and their bytes. The items come as bytes, each checked to be UTF-8 and
+   * none decoded.
    *
    * @throws {StoreFileError} when an item is missing, is not text or not
    * valid UTF-8, or SQLite cannot read it (a corrupt page, an I/O error)
    */
-  read(from: number): string[] {
-    if (from >= this.next) return [];
+  read(from: number): ItemBatch {
+    if (from >= this.next) {
+      return { bytes: new Uint8Array(0), lengths: new Uint32Array(0) };
+    }
     const to = Math.min(this.next, from + BATCH_ITEMS);
     try {
       const lengths = JSON.parse(
@@ -190,8 +207,12 @@ export class QueueFile {
       }
       const seqs = lengths.map((_, i) => from + i);
       const count = this.#fit(lengths, seqs);
+      const fitting = lengths.slice(0, count) as number[];
       const bytes = this.#bytes.get(from, from + count)?.bytes;
-      return this.#decode(bytes, lengths.slice(0, count) as number[], seqs);
+      return {
+        bytes: this.#check(bytes, fitting, seqs),
+        lengths: Uint32Array.from(fitting),
+      };
     } catch (error: unknown) {
       throw this.#unreadable(error);
     }
@@ -213,11 +234,12 @@ export class QueueFile {
       const lengths = rows.map(([, , length]) => length);
       const seqs = rows.map(([seq]) => seq);
       const count = this.#fit(lengths, seqs);
+      const fitting = lengths.slice(0, count) as number[];
       const bytes = this.#returnedBytes.get(from, seqs[count - 1]!)?.bytes;
       return {
         seqs: seqs.slice(0, count),
         counts: rows.slice(0, count).map(([, deliveryCount]) => deliveryCount),
-        items: this.#decode(bytes, lengths.slice(0, count) as number[], seqs),
+        items: decode(this.#check(bytes, fitting, seqs), fitting),
       };
     } catch (error: unknown) {
       throw this.#unreadable(error);
@@ -279,32 +301,24 @@ export class QueueFile {
   }
 
   /**
-   * Splits `bytes` into items of `lengths` bytes, named by `seqs`: all at
-   * once when they are ASCII, else each checked to be UTF-8 and decoded.
+   * Returns `bytes` once checked to be items of `lengths` bytes, named by
+   * `seqs`, each valid UTF-8.
    *
    * @throws {StoreFileError} when `bytes` are not those lengths together, or
    * an item is not UTF-8
    */
-  #decode(bytes: unknown, lengths: number[], seqs: number[]): string[] {
+  #check(bytes: unknown, lengths: number[], seqs: number[]): Uint8Array {
     const total = lengths.reduce((sum, length) => sum + length, 0);
     if (!(bytes instanceof Uint8Array) || bytes.length !== total) {
       throw this.#corrupt(`the items from seq ${seqs[0]} on do not add up`);
     }
-    const items: string[] = [];
-    let at = 0;
-    if (isAscii(bytes)) {
-      const text = UTF8.decode(bytes);
-      for (const length of lengths) items.push(text.slice(at, at += length));
-      return items;
+    const invalid = invalidUtf8Item(bytes, lengths);
+    if (invalid >= 0) {
+      throw this.#corrupt(
+        `the item at seq ${seqs[invalid]} is not valid UTF-8`,
+      );
     }
-    for (const [i, length] of lengths.entries()) {
-      const item = bytes.subarray(at, at += length);
-      if (!isUtf8(item)) {
-        throw this.#corrupt(`the item at seq ${seqs[i]} is not valid UTF-8`);
-      }
-      items.push(UTF8.decode(item));
-    }
-    return items;
+    return bytes;
   }
 
   /** `error` as a `StoreFileError` saying the file cannot be read. */
@@ -316,6 +330,24 @@ export class QueueFile {
   #corrupt(what: string): StoreFileError {
     return new StoreFileError(`"${this.#path}" is corrupt: ${what}`);
   }
+}
+
+/**
+ * Splits `bytes`, already checked to be UTF-8, into the items of `lengths`
+ * bytes: decoded all at once when they are ASCII, else one by one.
+ */
+function decode(bytes: Uint8Array, lengths: number[]): string[] {
+  const items: string[] = [];
+  let at = 0;
+  if (isAscii(bytes)) {
+    const text = UTF8.decode(bytes);
+    for (const length of lengths) items.push(text.slice(at, at += length));
+    return items;
+  }
+  for (const length of lengths) {
+    items.push(UTF8.decode(bytes.subarray(at, at += length)));
+  }
+  return items;
 }
 
 /** Opens `path`, locks it, checks it is a queue file or makes it one. */

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { APPLICATION_ID, QueueFile, StoreFileError } from "./file.ts";
+import {
+  APPLICATION_ID,
+  type ItemBatch,
+  QueueFile,
+  StoreFileError,
+} from "./file.ts";
 
 const MIB = 1024 * 1024;
 
@@ -23,17 +28,31 @@ function writeItems(path: string, items: string[]): void {
   }
 }
 
+/** The items of `batch`, decoded. */
+function decodeBatch({ bytes, lengths }: ItemBatch): string[] {
+  const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+  let at = 0;
+  return Array.from(
+    lengths,
+    (length) => utf8.decode(bytes.subarray(at, at += length)),
+  );
+}
+
 /** Every batch `QueueFile.read` gives for the file at `path`, in order. */
 function readBatches(path: string): string[][] {
   const file = new QueueFile(path);
   try {
     const batches: string[][] = [];
     for (let from = file.head; from < file.next;) {
-      const batch = file.read(from);
+      const batch = decodeBatch(file.read(from));
       batches.push(batch);
       from += batch.length;
     }
-    assert.deepEqual(file.read(file.next), [], "nothing after the last");
+    assert.deepEqual(
+      decodeBatch(file.read(file.next)),
+      [],
+      "nothing after the last",
+    );
     return batches;
   } finally {
     file.close();
@@ -215,7 +234,7 @@ Deno.test("QueueFile.readReturned gives the items leased and not acked, with seq
       { seqs: [1, 3], counts: [2, 1], lengths: [7 * MIB, 7 * MIB] },
       { seqs: [4], counts: [5], lengths: [7 * MIB] },
     ]);
-    assert.deepEqual(file.read(file.head), ["e"]);
+    assert.deepEqual(decodeBatch(file.read(file.head)), ["e"]);
   } finally {
     file.close();
   }

@@ -13,6 +13,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
+import { Utf8Queue } from "../../utf8_queue.ts";
 import type { Journal, ReturnedItem } from "../engine.ts";
 import { type JournalStatus, StoreFailedError } from "../mod.ts";
 import { reason, StoreFileError } from "./file.ts";
@@ -31,10 +32,23 @@ interface Batch {
   done: PromiseWithResolvers<void>;
 }
 
+/** Options of {@linkcode SqliteJournal.open}. */
+export interface JournalOpenOptions {
+  /**
+   * The store's capacity: the queue the items are loaded into holds at
+   * least that many (and all of the file's).
+   *
+   * @default {1}
+   */
+  capacity?: number;
+  /** The most bytes the database may grow to; unbounded by default. */
+  maxFileBytes?: number;
+}
+
 /** What a queue file holds when opened, for the engine. */
 export interface OpenedFile {
-  /** The items never leased, head first. */
-  items: string[];
+  /** The items never leased, head first, as UTF-8 off the heap. */
+  items: Utf8Queue;
   /** The seq of the first of `items` (or of the next item put). */
   firstSeq: number;
   /** The items leased and not acked, in put order. */
@@ -92,22 +106,25 @@ export class SqliteJournal implements Journal {
    * Has the worker open `path` and resolves to what it holds, read one
    * bounded batch at a time (the items leased and not acked, then the
    * others, head first): the worker reads the next batch only once the last
-   * one has arrived.
+   * one has arrived. The items never leased come as UTF-8 bytes, moved from
+   * the worker and copied into a `Utf8Queue`, so the heap holds at most one
+   * batch's lengths while they load, however many the file has.
    *
    * @throws {StoreFileError} when the worker cannot use the file or read an
    * item of it
    */
-  async open(path: string, maxFileBytes?: number): Promise<OpenedFile> {
-    const items: string[] = [];
+  async open(
+    path: string,
+    options: JournalOpenOptions = {},
+  ): Promise<OpenedFile> {
+    const { capacity = 1, maxFileBytes } = options;
     const returned: ReturnedItem[] = [];
-    let firstSeq = 1;
     try {
       const opened = await this.#ask({
         type: "open",
         path,
         ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
       }, "opened");
-      firstSeq = opened.head;
       for (let from = 0;;) {
         const batch = await this.#ask(
           { type: "readReturned", from },
@@ -123,17 +140,27 @@ export class SqliteJournal implements Journal {
         }
         from = batch.seqs.at(-1)! + 1;
       }
-      while (opened.head + items.length < opened.next) {
-        const from = opened.head + items.length;
-        const batch = await this.#ask({ type: "read", from }, "items");
-        for (const item of batch.items) items.push(item);
+      const items = new Utf8Queue(
+        Math.max(capacity, opened.next - opened.head),
+      );
+      const read = (from: number) => this.#ask({ type: "read", from }, "items");
+      let pending: ReturnType<typeof read> | undefined;
+      for (let from = opened.head; from < opened.next;) {
+        const { bytes, lengths } = await (pending ?? read(from));
+        if (lengths.length === 0) {
+          throw new StoreFileError(`"${path}" has no item at seq ${from}`);
+        }
+        from += lengths.length;
+        // The worker reads the next batch while this one is copied.
+        pending = from < opened.next ? read(from) : undefined;
+        items.putUtf8(bytes, lengths);
       }
+      this.#replies = (reply) => this.#onReply(reply);
+      return { items, firstSeq: opened.head, returned };
     } catch (error: unknown) {
       this.#worker.terminate();
       throw error;
     }
-    this.#replies = (reply) => this.#onReply(reply);
-    return { items, firstSeq, returned };
   }
 
   /** Records an append in the batch gathering changes. */

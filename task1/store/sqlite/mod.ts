@@ -41,7 +41,10 @@ export async function openSqliteStore(
 ): Promise<QueueStore> {
   const { maxFileBytes, onCommit, ...engineOptions } = options;
   const journal = new SqliteJournal(onCommit);
-  const { items, firstSeq, returned } = await journal.open(path, maxFileBytes);
+  const { items, firstSeq, returned } = await journal.open(path, {
+    capacity,
+    ...(maxFileBytes === undefined ? {} : { maxFileBytes }),
+  });
   return new QueueEngine(capacity, {
     ...engineOptions,
     items,

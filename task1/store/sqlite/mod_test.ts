@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { QueueFile } from "./file.ts";
 import { openSqliteStore, StoreFileError } from "./mod.ts";
 import { StoreFailedError } from "../mod.ts";
 
@@ -280,4 +281,71 @@ Deno.test("openSqliteStore refuses a file holding an item that is not UTF-8 with
     [await store.pop(), await store.pop(), await store.pop()],
     ["a", "b", "c"],
   );
+});
+
+Deno.test("SqliteStore loads 300,000 items in bounded batches and hands them back in order, the 63,000 leased and not acked first with their delivery counts", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/q.db`;
+  const count = 300_000;
+  const leasedUpTo = 70_000;
+  const item = (seq: number) => `${seq % 7 === 0 ? "é" : "i"}-${seq}`;
+  const deliveries = (seq: number) => 1 + seq % 3;
+  const seqs = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  // Seqs 1 to 70,000 were leased (every tenth then acked), the rest not.
+  const returned = seqs(1, leasedUpTo).filter((seq) => seq % 10 !== 0);
+  {
+    // Written straight into the file: 300,000 puts would take minutes.
+    const file = new QueueFile(path);
+    try {
+      file.commit(1, seqs(1, count).map(item));
+      file.commit(
+        count + 1,
+        [],
+        seqs(1, leasedUpTo).map((seq) => [seq, deliveries(seq)]),
+        seqs(1, leasedUpTo / 10).map((n) => [10 * n, 10 * n + 1]),
+      );
+    } finally {
+      file.close();
+    }
+  }
+  {
+    await using store = await openSqliteStore(path, 100_000);
+    assert.equal(await store.size(), returned.length + count - leasedUpTo);
+    assert.equal(await store.peek(), item(1));
+    const leases = await Promise.all(
+      returned.map(() => store.lease({ leaseMs: 60_000 })),
+    );
+    assert.ok(
+      leases.every((got, i) =>
+        got?.item === item(returned[i]!) &&
+        got.deliveryCount === deliveries(returned[i]!) + 1
+      ),
+      "the returned items first, in put order, with their counts",
+    );
+    const popped = await Promise.all(
+      seqs(leasedUpTo + 1, count).map(() => store.pop()),
+    );
+    assert.ok(
+      popped.every((got, i) => got === item(leasedUpTo + 1 + i)),
+      "then the others, in order",
+    );
+    assert.equal(await store.pop(), undefined);
+    // A put gets the seq after the file's last (leased items count against
+    // the capacity).
+    assert.equal(await store.put("next"), true);
+  }
+  await using store = await openSqliteStore(path, 100_000);
+  assert.equal(await store.size(), returned.length + 1);
+  const again = await Promise.all(
+    seqs(0, returned.length).map(() => store.lease({ leaseMs: 60_000 })),
+  );
+  assert.deepEqual([again.at(0)?.item, again.at(0)?.deliveryCount], [
+    item(1),
+    deliveries(1) + 2,
+  ]);
+  assert.deepEqual([again.at(-1)?.item, again.at(-1)?.deliveryCount], [
+    "next",
+    1,
+  ]);
 });

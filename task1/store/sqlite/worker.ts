@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  type ItemBatch,
   QueueFile,
   reason,
   type ReturnedBatch,
@@ -32,7 +33,7 @@ export type WorkerRequest =
 /** What the worker answers, in order. */
 export type WorkerReply =
   | { type: "opened"; head: number; next: number }
-  | { type: "items"; items: string[] }
+  | ({ type: "items" } & ItemBatch)
   | ({ type: "returned" } & ReturnedBatch)
   | { type: "refused"; message: string }
   | { type: "committed" }
@@ -42,7 +43,7 @@ export type WorkerReply =
 /** The part of a worker's global scope that the worker uses. */
 interface WorkerScope {
   onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
-  postMessage(message: WorkerReply): void;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
 }
 
 /** Serves the journal's requests on `scope` until it asks to close. */
@@ -68,11 +69,23 @@ export function serveQueueFile(scope: WorkerScope): void {
       case "read":
       case "readReturned": {
         try {
-          scope.postMessage(
-            request.type === "read"
-              ? { type: "items", items: file!.read(request.from) }
-              : { type: "returned", ...file!.readReturned(request.from) },
-          );
+          if (request.type === "read") {
+            const { bytes, lengths } = file!.read(request.from);
+            // Moved, not copied: the buffers are the journal's from now on.
+            const own = bytes.buffer instanceof ArrayBuffer &&
+                bytes.byteLength === bytes.buffer.byteLength
+              ? bytes as Uint8Array<ArrayBuffer>
+              : bytes.slice();
+            scope.postMessage({ type: "items", bytes: own, lengths }, [
+              own.buffer,
+              lengths.buffer,
+            ]);
+          } else {
+            scope.postMessage({
+              type: "returned",
+              ...file!.readReturned(request.from),
+            });
+          }
         } catch (error: unknown) {
           // The file is not served: release it and its lock now.
           file?.close();
