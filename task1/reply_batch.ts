@@ -23,8 +23,8 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
 import { once } from "node:events";
+import { frameMessages } from "./grpc_framing.ts";
 import {
   callHttp2Responder,
   type Http2Responder,
@@ -128,8 +128,7 @@ class BatchWriter<T> implements ReplyWriter<T> {
   readonly #onSent: () => void;
   readonly #watching: boolean;
   readonly #maxBatchBytes: number;
-  /** The messages not yet written, oldest first, and their serializations. */
-  #messages: T[] = [];
+  /** The serialized messages not yet written, oldest first. */
   #serialized: Uint8Array[] = [];
   #pendingBytes = 0;
   #scheduled = false;
@@ -154,8 +153,13 @@ class BatchWriter<T> implements ReplyWriter<T> {
 
   write(message: T): boolean {
     if (this.#fallback) return this.#fallback.write(message);
+    if (!this.#responder.metadataSent) {
+      // The headers must leave first: grpc-js would send them with this
+      // message. If an interceptor holds them back, leave it all to grpc-js.
+      this.#call.sendMetadata(new grpc.Metadata());
+      if (!this.#responder.metadataSent) return this.#fallBack(message);
+    }
     const bytes = this.#serialize(message);
-    this.#messages.push(message);
     this.#serialized.push(bytes);
     this.#pendingBytes += PREFIX_BYTES + bytes.byteLength;
     if (this.#pendingBytes >= this.#maxBatchBytes) this.flush();
@@ -175,47 +179,32 @@ class BatchWriter<T> implements ReplyWriter<T> {
 
   flush = (): void => {
     this.#scheduled = false;
-    const messages = this.#messages;
     const serialized = this.#serialized;
-    const total = this.#pendingBytes;
-    if (messages.length === 0) return;
-    this.#messages = [];
+    if (serialized.length === 0) return;
     this.#serialized = [];
     this.#pendingBytes = 0;
     const { stream } = this.#responder;
     // The call is over (cancelled, failed, or its status sent): grpc-js
     // drops a message written then, and so does this.
     if (stream.destroyed || stream.writableEnded) return;
-    if (!this.#responder.metadataSent) {
-      this.#call.sendMetadata(new grpc.Metadata());
-      if (!this.#responder.metadataSent) return this.#fallBack(messages);
-    }
-    const batch = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const bytes of serialized) {
-      batch[at] = 0; // Not compressed.
-      batch.writeUInt32BE(bytes.byteLength, at + 1);
-      batch.set(bytes, at + PREFIX_BYTES);
-      at += PREFIX_BYTES + bytes.byteLength;
-    }
+    const batch = frameMessages(serialized);
     if (this.#watching) stream.write(batch);
     else {
       const onSent = this.#onSent;
       stream.write(batch, (error) => {
         if (error) return;
-        for (let i = 0; i < messages.length; i++) onSent();
+        for (let i = 0; i < serialized.length; i++) onSent();
       });
     }
   };
 
   /**
-   * An interceptor has not let the headers go: writes `messages`, and every
-   * later one, through `call.write()`, which waits for them.
+   * An interceptor has not let the headers go: writes `message`, and every
+   * later one, through `call.write()`, after them.
    */
-  #fallBack(messages: T[]): void {
+  #fallBack(message: T): boolean {
     this.batching = false;
-    const fallback = new CallWriter(this.#call, this.#onSent, this.#watching);
-    this.#fallback = fallback;
-    for (const message of messages) fallback.write(message);
+    this.#fallback = new CallWriter(this.#call, this.#onSent, this.#watching);
+    return this.#fallback.write(message);
   }
 }
