@@ -8,12 +8,13 @@ import type { QueueOperations } from "./operations.ts";
 import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
 import { openReplyWriter, type ReplyWriter } from "./reply_batch.ts";
 import { sessionHandler } from "./session.ts";
+import { serveOverHttp2 } from "./_http2_test_server.ts";
 
 const SESSION = queueServiceDefinition().Session;
 
 /**
  * Starts a grpc-js server on 127.0.0.1, port 0, with `interceptors`, whose
- * `Session` handler is `handler`, and a grpc-js client channel of it.
+ * `Session` handler is `handler`, and a `node:http2` connection to it.
  */
 async function serve(
   handler: grpc.handleBidiStreamingCall<Command, Reply>,
@@ -21,19 +22,11 @@ async function serve(
 ) {
   const server = new grpc.Server({ interceptors });
   server.addService(queueServiceDefinition(), { Session: handler });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (error, bound) => error ? reject(error) : resolve(bound),
-    )
-  );
-  const connection = http2.connect(`http://127.0.0.1:${port}`);
-  connection.on("error", () => {});
+  const served = await serveOverHttp2(server);
   return {
     /** Opens a Session stream over `node:http2`, as `SessionClient` does. */
     open(): SessionStream {
-      const stream = connection.request({
+      const stream = served.connection.request({
         ":method": "POST",
         ":path": SESSION.path,
         "content-type": "application/grpc",
@@ -42,10 +35,7 @@ async function serve(
       stream.on("error", () => {});
       return new SessionStream(stream);
     },
-    [Symbol.dispose]() {
-      connection.destroy();
-      server.forceShutdown();
-    },
+    [Symbol.dispose]: () => served[Symbol.dispose](),
   };
 }
 
