@@ -149,6 +149,9 @@ class BatchWriter<T> implements ReplyWriter<T> {
     this.#maxBatchBytes = options.maxBatchBytes ?? 64 * 1024;
     // Before grpc-js sends the status, however the call ends.
     call.once("prefinish", this.flush);
+    // grpc-js handles only a stream's first error; one that a batch's write
+    // meets is followed by "close", and the call is cancelled then.
+    responder.stream.on("error", () => {});
   }
 
   write(message: T): boolean {
@@ -186,7 +189,7 @@ class BatchWriter<T> implements ReplyWriter<T> {
     const { stream } = this.#responder;
     // The call is over (cancelled, failed, or its status sent): grpc-js
     // drops a message written then, and so does this.
-    if (stream.destroyed || stream.writableEnded) return;
+    if (stream.destroyed || stream.closed || stream.writableEnded) return;
     const batch = frameMessages(serialized);
     if (this.#watching) stream.write(batch);
     else {

@@ -82,6 +82,11 @@ class SessionStream {
     this.#stream.end();
   }
 
+  /** Cancels the stream (RST_STREAM CANCEL). */
+  cancel(): void {
+    this.#stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
   /** Stops, or goes on, reading the replies. */
   pause(): void {
     this.#stream.pause();
@@ -265,4 +270,29 @@ Deno.test("session with 10,000 replies ready at once and a client that reads lat
   const { replies, status } = await stream.finished();
   assertInOrder(replies, 10_000);
   assert.equal(status.code, grpc.status.OK);
+});
+
+Deno.test("session cancelled by its client with batched replies unsent stops running commands, and the server serves the next session", async () => {
+  const { operations, run } = countingPeeks();
+  using server = await serve(
+    sessionHandler(operations, {
+      maxOutstanding: 20_000,
+      maxUnsentBytes: 64 * 1024,
+    }),
+  );
+  const first = server.open();
+  first.pause();
+  first.send(...Array.from({ length: 10_000 }, () => PEEK));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  first.cancel();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const ran = run();
+  assert.ok(ran < 10_000, `${ran} commands ran for a client that read none`);
+  const second = server.open();
+  second.send(PEEK);
+  second.end();
+  const { replies, status } = await second.finished();
+  assert.equal(status.code, grpc.status.OK);
+  assert.equal(replies.length, 1);
+  assert.equal(run(), ran + 1, "the cancelled session ran nothing more");
 });
