@@ -17,10 +17,24 @@ const PREFIX_BYTES = 5;
 
 /** A gRPC length-prefixed message: flag 0 (uncompressed), length, bytes. */
 export function frameMessage(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(PREFIX_BYTES + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  framed.set(message, PREFIX_BYTES);
+  return frameMessages([message]);
+}
+
+/**
+ * `messages` framed as by {@linkcode frameMessage}, one after the other, in
+ * one buffer.
+ */
+export function frameMessages(messages: readonly Uint8Array[]): Buffer {
+  let total = 0;
+  for (const message of messages) total += PREFIX_BYTES + message.length;
+  const framed = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const message of messages) {
+    framed[at] = 0;
+    framed.writeUInt32BE(message.length, at + 1);
+    framed.set(message, at + PREFIX_BYTES);
+    at += PREFIX_BYTES + message.length;
+  }
   return framed;
 }
 

@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   frameMessage,
+  frameMessages,
   MessageDecoder,
 } from "./grpc_framing.ts";
 
@@ -23,6 +24,15 @@ Deno.test("frameMessage writes flag 0, the big-endian length and the bytes", () 
     [0, 0, 0, 0, 3, 0x61, 0x62, 0x63],
   );
   assert.deepEqual([...frameMessage(new Uint8Array(0))], [0, 0, 0, 0, 0]);
+});
+
+Deno.test("frameMessages frames each message as frameMessage does, back to back in one buffer", () => {
+  const messages = ["one", "", "x".repeat(70_000)].map((t) => Buffer.from(t));
+  assert.deepEqual(
+    frameMessages(messages),
+    Buffer.concat(messages.map((message) => frameMessage(message))),
+  );
+  assert.equal(frameMessages([]).length, 0);
 });
 
 Deno.test("message decoder returns every message of one chunk in order, empty ones included", () => {

@@ -12,7 +12,8 @@
  *   call in `call`; each `ServerInterceptingCall` (one per server
  *   interceptor) keeps the next one in `nextCall`, and the last,
  *   `BaseServerInterceptingCall`, keeps the call's `http2.ServerHttp2Stream`
- *   in `stream`.
+ *   in `stream` and whether it has sent the response headers in
+ *   `metadataSent` ({@linkcode callHttp2Responder}, for `reply_batch.ts`).
  * - Deno 2.9's `node:http2`: the session keeps its native handle under the
  *   symbol described `kHandle`, whose `getOutgoingChunk()` hands out the
  *   connection's outgoing bytes, whole HTTP/2 frames, as they leave (within
@@ -23,6 +24,7 @@
  *
  * @module
  */
+import type { Writable } from "node:stream";
 
 /** The parts of an `http2.ServerHttp2Stream` this module uses. */
 interface Http2StreamLike {
@@ -30,16 +32,43 @@ interface Http2StreamLike {
   readonly session: object | undefined;
 }
 
+/** The HTTP/2 side of a grpc-js server call, as `reply_batch.ts` uses it. */
+export interface Http2Responder {
+  /** The call's HTTP/2 stream, where its response's DATA is written. */
+  readonly stream: Http2StreamLike & Writable;
+  /** Whether grpc-js has sent the response headers (so DATA may follow). */
+  readonly metadataSent: boolean;
+}
+
+/**
+ * The last link of a grpc-js server call's chain of intercepting calls, the
+ * one that holds the HTTP/2 stream, with or without server interceptors, or
+ * undefined if it cannot be reached.
+ */
+export function callHttp2Responder(call: object): Http2Responder | undefined {
+  const link = lastLink(call);
+  const { stream, metadataSent } = link ?? {};
+  return typeof stream?.write === "function" &&
+      typeof metadataSent === "boolean"
+    ? link as Http2Responder
+    : undefined;
+}
+
 /**
  * The HTTP/2 stream under a grpc-js server call, with or without server
  * interceptors, or undefined if it cannot be reached.
  */
 export function callHttp2Stream(call: object): Http2StreamLike | undefined {
+  return lastLink(call)?.stream as Http2StreamLike | undefined;
+}
+
+/** The link of `call`'s chain whose `stream` looks like an HTTP/2 stream. */
+function lastLink(call: object): Partial<Http2Responder> | undefined {
   let link = (call as { call?: unknown }).call;
   for (let depth = 0; depth < 16 && typeof link === "object" && link; depth++) {
-    const stream = (link as { stream?: Partial<Http2StreamLike> }).stream;
+    const { stream } = link as { stream?: Partial<Http2StreamLike> };
     if (typeof stream?.id === "number" && typeof stream.session === "object") {
-      return stream as Http2StreamLike;
+      return link as Partial<Http2Responder>;
     }
     link = (link as { nextCall?: unknown }).nextCall;
   }

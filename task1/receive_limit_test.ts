@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import { queueServiceDefinition } from "./proto.ts";
 import { receiveLimit } from "./receive_limit.ts";
+import { serveOverHttp2 } from "./_http2_test_server.ts";
 
 /** A grpc-js server whose Put answers True, behind `receiveLimit(2, ...)`. */
 async function limitedServer(timeoutMs: number) {
@@ -14,22 +15,7 @@ async function limitedServer(timeoutMs: number) {
     Put: (_call: unknown, callback: grpc.sendUnaryData<{ added: boolean }>) =>
       callback(null, { added: true }),
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (error, bound) => error ? reject(error) : resolve(bound),
-    )
-  );
-  const connection = http2.connect(`http://127.0.0.1:${port}`);
-  connection.on("error", () => {});
-  return {
-    connection,
-    [Symbol.dispose]() {
-      connection.destroy();
-      server.forceShutdown();
-    },
-  };
+  return await serveOverHttp2(server);
 }
 
 /**

@@ -8,10 +8,9 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
-import { once } from "node:events";
-import { watchSentMessages } from "./grpc_internals.ts";
-import type { Command, Reply } from "./proto.ts";
+import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
 import type { QueueOperations } from "./operations.ts";
+import { openReplyWriter, type ReplyWriter } from "./reply_batch.ts";
 import { toStatus } from "./status.ts";
 
 /** Options of {@linkcode sessionHandler}. */
@@ -67,6 +66,9 @@ export interface SessionOptions {
  * the connection's outgoing frames ({@linkcode watchSentMessages}), or, where
  * those cannot be watched, until its write completes. Other calls on the same
  * connection, server interceptors (`--token-file`) and TLS change nothing.
+ *
+ * The replies ready in the same event-loop turn go to HTTP/2 as one write
+ * ({@linkcode openReplyWriter}), each still its own gRPC message.
  */
 export function sessionHandler(
   operations: QueueOperations,
@@ -79,8 +81,9 @@ export function sessionHandler(
     closing,
   } = options;
   const limits = { maxOutstanding, maxReceivedBytes, maxUnsentBytes };
+  const serialize = queueServiceDefinition().Session.responseSerialize;
   return (call) => {
-    new SessionRun(call, operations, limits, closing);
+    new SessionRun(call, operations, limits, serialize, closing);
   };
 }
 
@@ -102,8 +105,8 @@ class SessionRun {
   readonly #call: grpc.ServerDuplexStream<Command, Reply>;
   readonly #operations: QueueOperations;
   readonly #limits: SessionLimits;
-  /** Whether replies are seen leaving (else their writes' callbacks count). */
-  readonly #watching: boolean;
+  /** Writes the replies, those of one turn together. */
+  readonly #replies: ReplyWriter<Reply>;
   /** The sizes of the written replies not yet sent, oldest first. */
   readonly #unsent: number[] = [];
   #unsentBytes = 0;
@@ -127,17 +130,13 @@ class SessionRun {
     call: grpc.ServerDuplexStream<Command, Reply>,
     operations: QueueOperations,
     limits: SessionLimits,
+    serialize: (reply: Reply) => Uint8Array,
     closing: AbortSignal | undefined,
   ) {
     this.#call = call;
     this.#operations = operations;
     this.#limits = limits;
-    const stopWatching = watchSentMessages(call, this.#sent);
-    this.#watching = stopWatching !== undefined;
-    if (stopWatching) {
-      call.once("cancelled", stopWatching);
-      call.once("finish", stopWatching);
-    }
+    this.#replies = openReplyWriter(call, { serialize, onSent: this.#sent });
     call.on("data", (command: Command) => this.#receive(command));
     call.on("end", () => this.#endOfCommands());
     call.once("cancelled", () => this.#cancelled.abort());
@@ -212,10 +211,7 @@ class SessionRun {
       const bytes = replyBytes(reply);
       this.#unsent.push(bytes);
       this.#unsentBytes += bytes;
-      const written = this.#watching
-        ? call.write(reply)
-        : call.write(reply, this.#sent);
-      if (!written) await once(call, "drain", { signal }).catch(() => {});
+      if (!this.#replies.write(reply)) await this.#replies.drained(signal);
       if (
         this.#paused && received.length <= maxOutstanding >> 1 &&
         this.#receivedBytes <= maxReceivedBytes >> 1
