@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../tests/harness.ts";
 import { acceptConnections, type Connection } from "./connections.ts";
 
 /** Resolves once the server closes `conn` (end of stream or reset). */
@@ -8,15 +9,6 @@ async function closedByServer(conn: Deno.Conn): Promise<void> {
     while (await conn.read(buffer) !== null);
   } catch {
     // A reset is a close too.
-  }
-}
-
-/** Waits until `condition` holds, for at most 10 s. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, "timed out");
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -37,13 +29,13 @@ Deno.test("acceptConnections closes a connection past maxConnections at accept a
   const { acceptor, accepted, connect } = serve({ maxConnections: 2 });
   const first = await connect();
   const second = await connect();
-  await until(() => accepted.length === 2);
+  await eventually(() => accepted.length === 2, "accepted.length === 2");
   const third = await connect();
   await closedByServer(third);
   assert.equal(acceptor.size, 2);
   accepted[0]!.close();
   const fourth = await connect();
-  await until(() => accepted.length === 3);
+  await eventually(() => accepted.length === 3, "accepted.length === 3");
   acceptor.stop();
   for (const conn of [first, second, third, fourth]) conn.close();
   await acceptor.drained().catch(() => {});
@@ -53,7 +45,7 @@ Deno.test("acceptConnections closes a connection not established within the hand
   const { acceptor, accepted, connect } = serve({ handshakeTimeoutMs: 200 });
   const silent = await connect();
   const proven = await connect();
-  await until(() => accepted.length === 2);
+  await eventually(() => accepted.length === 2, "accepted.length === 2");
   accepted[1]!.established();
   await closedByServer(silent);
   await new Promise((resolve) => setTimeout(resolve, 400));
@@ -69,7 +61,7 @@ Deno.test("acceptConnections closes a connection not established within the hand
 Deno.test("acceptConnections stop closes the listener and the connections still in their handshake", async () => {
   const { acceptor, accepted, connect } = serve({});
   const conn = await connect();
-  await until(() => accepted.length === 1);
+  await eventually(() => accepted.length === 1, "accepted.length === 1");
   acceptor.stop();
   await closedByServer(conn);
   await acceptor.drained();

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
+import { eventually } from "../tests/harness.ts";
 import { WaitingClient } from "../tests/waiting_client.ts";
 import { queueServiceDefinition } from "./proto.ts";
 import { createQueueServer, type QueueServer } from "./queue_server.ts";
@@ -27,14 +28,6 @@ async function listening(capacity: number): Promise<{
   return { server, port };
 }
 
-/** Waits, bounded, until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assert.ok(condition(), `Timed out waiting for ${what}`);
-}
-
 function code(error: unknown): grpc.status | undefined {
   return (error as grpc.ServiceError).code;
 }
@@ -46,7 +39,10 @@ Deno.test("a waiting Pop answers with the item a later Put brings, and waiting P
   const pops = [];
   for (let i = 0; i < 3; i++) {
     pops.push(client.pop({ wait_ms: 20_000 }).answer);
-    await until(() => server.store.status().waitingPops === i + 1, "a waiter");
+    await eventually(
+      () => server.store.status().waitingPops === i + 1,
+      "a waiter",
+    );
   }
   for (const item of ["x", "y", "z"]) {
     assert.deepEqual(await client.put({ item }).answer, { added: true });
@@ -65,7 +61,10 @@ Deno.test("waiting Puts are served in the order they started, and a Put that doe
   const puts = [];
   for (const [i, item] of ["w1", "w2"].entries()) {
     puts.push(client.put({ item, wait_ms: 20_000 }).answer);
-    await until(() => server.store.status().waitingPuts === i + 1, "a waiter");
+    await eventually(
+      () => server.store.status().waitingPuts === i + 1,
+      "a waiter",
+    );
   }
   assert.deepEqual(await client.put({ item: "late" }).answer, {
     added: false,
@@ -103,13 +102,13 @@ Deno.test("a waiting call never outlives its gRPC deadline: DEADLINE_EXCEEDED, a
     assert.equal(code(e), grpc.status.DEADLINE_EXCEEDED);
     return true;
   });
-  await until(() => server.store.status().waitingPops === 0, "no waiter");
+  await eventually(() => server.store.status().waitingPops === 0, "no waiter");
   assert.deepEqual(await client.put({ item: "kept" }).answer, { added: true });
   await assert.rejects(
     client.put({ item: "late", wait_ms: 60_000 }, 200).answer,
     (e) => code(e) === grpc.status.DEADLINE_EXCEEDED,
   );
-  await until(() => server.store.status().waitingPuts === 0, "no waiter");
+  await eventually(() => server.store.status().waitingPuts === 0, "no waiter");
   assert.equal((await client.pop({}).answer).item, "kept");
   assert.deepEqual(await client.pop({}).answer, EMPTY_POP);
 });
@@ -119,16 +118,16 @@ Deno.test("a waiting call that its client cancels leaves the queue: the next ite
   await using _ = server;
   using client = new WaitingClient(port);
   const pop = client.pop({ wait_ms: 60_000 });
-  await until(() => server.store.status().waitingPops === 1, "the waiter");
+  await eventually(() => server.store.status().waitingPops === 1, "the waiter");
   pop.call.cancel();
   await assert.rejects(pop.answer, (e) => code(e) === grpc.status.CANCELLED);
-  await until(() => server.store.status().waitingPops === 0, "no waiter");
+  await eventually(() => server.store.status().waitingPops === 0, "no waiter");
   assert.deepEqual(await client.put({ item: "kept" }).answer, { added: true });
   const put = client.put({ item: "never", wait_ms: 60_000 });
-  await until(() => server.store.status().waitingPuts === 1, "the waiter");
+  await eventually(() => server.store.status().waitingPuts === 1, "the waiter");
   put.call.cancel();
   await assert.rejects(put.answer);
-  await until(() => server.store.status().waitingPuts === 0, "no waiter");
+  await eventually(() => server.store.status().waitingPuts === 0, "no waiter");
   assert.equal((await client.pop({}).answer).item, "kept");
   assert.deepEqual(await client.pop({}).answer, EMPTY_POP);
 });
@@ -151,9 +150,9 @@ Deno.test("a waiting Pop whose client disconnects takes no item afterwards", asy
   });
   stream.on("error", () => {});
   stream.end(frame);
-  await until(() => server.store.status().waitingPops === 1, "the waiter");
+  await eventually(() => server.store.status().waitingPops === 1, "the waiter");
   session.destroy();
-  await until(() => server.store.status().waitingPops === 0, "no waiter");
+  await eventually(() => server.store.status().waitingPops === 0, "no waiter");
   using client = new WaitingClient(port);
   assert.deepEqual(await client.put({ item: "kept" }).answer, { added: true });
   assert.equal((await client.pop({}).answer).item, "kept");
@@ -167,7 +166,7 @@ Deno.test("shutting the server down ends waiting calls with UNAVAILABLE at once,
     () => undefined,
     code,
   );
-  await until(() => server.store.status().waitingPuts === 1, "the waiter");
+  await eventually(() => server.store.status().waitingPuts === 1, "the waiter");
   const graceful = await server.shutdown({ graceMs: 5_000 });
   assert.equal(graceful, true, "no call left to cancel");
   assert.equal(await put, grpc.status.UNAVAILABLE);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../tests/harness.ts";
 import { FakeQueue } from "./fake_queue.ts";
 import {
   type JobExit,
@@ -71,11 +72,6 @@ function testOptions(overrides: Partial<WorkOptions> = {}) {
   return { options, stop, kill, deadLetters, logs, errors };
 }
 
-/** Resolves once `done()` holds, checking every few milliseconds. */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 2));
-}
-
 Deno.test("worker with 4 jobs completes 200 items, a third failing their first attempt, and leaves the queue empty", async () => {
   const queue = new FakeQueue();
   for (let i = 0; i < 200; i++) await queue.put(`job-${i}`);
@@ -86,7 +82,12 @@ Deno.test("worker with 4 jobs completes 200 items, a third failing their first a
   const t = testOptions({ leaseMs: 5000 });
   const { runner, runs } = scripted;
   const done = runWorker([queue, queue, queue, queue], runner, t.options);
-  await until(() => queue.ready.length === 0 && queue.held.size === 0);
+  await eventually(
+    () => queue.ready.length === 0 && queue.held.size === 0,
+    "queue.ready.length === 0 && queue.held.size === 0",
+    undefined,
+    2,
+  );
   t.stop.abort();
   assert.equal(await done, 0);
   const succeeded = new Set(
@@ -118,8 +119,18 @@ Deno.test("worker with --max-attempts 3 runs a poison item exactly 3 times and d
   }));
   const t = testOptions({ maxAttempts: 3 });
   const done = runWorker([queue], runner, t.options);
-  await until(() => t.deadLetters.length === 1 && queue.ready.length === 0);
-  await until(() => queue.held.size === 0);
+  await eventually(
+    () => t.deadLetters.length === 1 && queue.ready.length === 0,
+    "t.deadLetters.length === 1 && queue.ready.length === 0",
+    undefined,
+    2,
+  );
+  await eventually(
+    () => queue.held.size === 0,
+    "queue.held.size === 0",
+    undefined,
+    2,
+  );
   t.stop.abort();
   assert.equal(await done, 0);
   assert.equal(runs.filter(([item]) => item !== "fine").length, 3);
@@ -143,7 +154,12 @@ Deno.test("worker extends a long job's lease before it ends, so it never runs ou
   const { runner } = scriptedRunner(() => ({ code: 0, ms: 700 }));
   const t = testOptions({ leaseMs: 150 });
   const done = runWorker([queue], runner, t.options);
-  await until(() => t.logs.length === 1);
+  await eventually(
+    () => t.logs.length === 1,
+    "t.logs.length === 1",
+    undefined,
+    2,
+  );
   t.stop.abort();
   assert.equal(await done, 0);
   assert.equal(queue.expired, 0, "the lease never ran out");
@@ -158,7 +174,7 @@ Deno.test("worker on SIGTERM takes no more items, cancels the waiting Pops, lets
   const { runner, runs } = scriptedRunner(() => ({ code: 0, ms: 200 }));
   const t = testOptions();
   const done = runWorker([queue, queue, queue], runner, t.options);
-  await until(() => runs.length === 3);
+  await eventually(() => runs.length === 3, "runs.length === 3", undefined, 2);
   t.stop.abort();
   assert.equal(await done, 0);
   assert.deepEqual(runs.map(([item]) => item), ["a", "b", "c"]);
@@ -176,7 +192,12 @@ Deno.test("worker on a second signal kills the running commands, releases their 
   const sleeper = scriptedRunner(() => ({ code: 0, ms: 60_000 }));
   const t = testOptions();
   const done = runWorker([queue, queue], sleeper.runner, t.options);
-  await until(() => sleeper.runs.length === 2);
+  await eventually(
+    () => sleeper.runs.length === 2,
+    "sleeper.runs.length === 2",
+    undefined,
+    2,
+  );
   t.stop.abort();
   t.kill.abort();
   assert.equal(await done, 1);

@@ -10,6 +10,7 @@ import { connectRedis, newRedisClient } from "../lib/redis/mod.ts";
 import { QueueCallError, QueueClient } from "../task1/queue_client.ts";
 import {
   deadPort,
+  eventually,
   runToEnd,
   spawnProgram,
   type StartedServer,
@@ -66,17 +67,13 @@ function health(port: number): Promise<string> {
 }
 
 /** Asks `probe` again every 50 ms until it resolves to `expected`. */
-async function until<T>(
+function until<T>(
   probe: () => Promise<T>,
   expected: T,
   what: string,
 ): Promise<void> {
-  await within(
-    (async () => {
-      while (await probe().catch(() => undefined) !== expected) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })(),
+  return eventually(
+    async () => await probe().catch(() => undefined) === expected,
     what,
   );
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectRedis, newRedisClient } from "../../../lib/redis/mod.ts";
-import { within } from "../../../tests/harness.ts";
+import { eventually, within } from "../../../tests/harness.ts";
 import {
   REDIS_MISSING,
   type RedisServer,
@@ -24,18 +24,6 @@ async function rawClient(redis: RedisServer) {
   const client = newRedisClient(redis.url, { deadlineMs: 2000 });
   await connectRedis(client, 2000);
   return Object.assign(client, { [Symbol.dispose]: () => client.destroy() });
-}
-
-/** Waits until `condition` holds, checking every 10 ms. */
-function until(condition: () => boolean, what: string): Promise<void> {
-  return within(
-    (async () => {
-      while (!condition()) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })(),
-    what,
-  );
 }
 
 const test = (name: string, fn: () => Promise<void>) =>
@@ -99,7 +87,7 @@ test("Redis store serves waiting pops in the order they came, through another st
   await using b = await open(redis, 10);
   const first = a.pop({ waitMs: 10_000 });
   const second = a.pop({ waitMs: 10_000 });
-  await until(() => a.status().waitingPops === 2, "two waiting pops");
+  await eventually(() => a.status().waitingPops === 2, "two waiting pops");
   assert.equal(await b.put("1"), true);
   assert.equal(await b.put("2"), true);
   assert.deepEqual(await within(Promise.all([first, second]), "pops"), [
@@ -115,7 +103,7 @@ test("Redis store: a waiting pop that gives up leaves no trace, and an item that
   await using b = await open(redis, 10);
   const giveUp = new AbortController();
   const abandoned = a.pop({ waitMs: 10_000, signal: giveUp.signal });
-  await until(() => a.status().waitingPops === 1, "a waiting pop");
+  await eventually(() => a.status().waitingPops === 1, "a waiting pop");
   giveUp.abort();
   await assert.rejects(abandoned, { name: "AbortError" });
   assert.equal(a.status().waitingPops, 0);
@@ -137,7 +125,7 @@ test("Redis store: a waiting put is admitted when another store pops, in order, 
   const first = a.put("first", { waitMs: 10_000 });
   const abandoned = a.put("never", { waitMs: 10_000, signal: giveUp.signal });
   const third = a.put("third", { waitMs: 10_000 });
-  await until(() => a.status().waitingPuts === 3, "three waiting puts");
+  await eventually(() => a.status().waitingPuts === 3, "three waiting puts");
   giveUp.abort();
   await assert.rejects(abandoned, { name: "AbortError" });
   assert.equal(await b.pop(), "full");
@@ -157,7 +145,10 @@ test("Redis store: 2,000 waiting pops use one blocking connection, three connect
     { length: 2000 },
     () => store.pop({ waitMs: 10_000 }).catch((error: unknown) => error),
   );
-  await until(() => store.status().waitingPops === 2000, "2,000 waiting pops");
+  await eventually(
+    () => store.status().waitingPops === 2000,
+    "2,000 waiting pops",
+  );
   using raw = await rawClient(redis);
   const clients = (await raw.clientList()).length;
   assert.equal(clients, 4); // the store's three and this one
@@ -255,7 +246,7 @@ test("Redis store: waiting puts hold at most 16 MiB of items in memory; past tha
   assert.equal(await store.put("full"), true);
   const big = "x".repeat(9 * 1024 * 1024);
   const waiting = store.put(big, { waitMs: 10_000 });
-  await until(() => store.status().waitingPuts === 1, "a waiting put");
+  await eventually(() => store.status().waitingPuts === 1, "a waiting put");
   assert.equal(await store.put(big, { waitMs: 10_000 }), false);
   assert.equal(store.status().waitingPuts, 1);
   assert.equal(await store.pop(), "full");
