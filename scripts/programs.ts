@@ -60,16 +60,20 @@ export const PROGRAMS = {
   },
   "queue-server": {
     entry: "task1/server_main.ts",
-    // A young generation of 1 MiB semi-spaces and an old generation that
-    // grows by 20% instead of V8's default factor: grpc-js garbage promoted
-    // around the items otherwise stays in the heap. Measured in issue 11,
-    // when the items were strings on the heap: gross RSS growth per Put of
-    // a 16-byte item over 1,000,000 Puts 299 B with V8's defaults, 84 B with
-    // both, for about 40% more CPU per Put. With the items as UTF-8 slabs
-    // off the heap (Utf8Queue) they still pay: at about 0.5M queued items
-    // (one run on a loaded machine, both sets at once) 80 B against 248 B
-    // gross per item, for about 25% more CPU per Put (156 against 123 us).
-    // `deno task bench v8` measures both sets side by side.
+    // A young generation of 4 MiB semi-spaces (V8's default grows to 16
+    // MiB) and an old generation that grows by 50% before its next full
+    // collection (V8's default factor is larger): without them the server
+    // keeps about 130 MB of heap it grew to for grpc-js garbage under load,
+    // however few items it holds (the items are UTF-8 slabs off the heap,
+    // about 21 B per 16-byte item). Measured side by side (issue 19, one
+    // quiet run, 16-byte items): gross RSS growth per item at 1M / 3M items
+    // 152 / 65 B with V8's defaults, 47 / 30 B with issue 11's 1 MiB
+    // semi-spaces and 20% growth, which cost about 20% more CPU per call
+    // (put+pop at 0.91x the no-op server against 1.11x); these two kept
+    // about the memory of issue 11's (34 MB against 26 MB and 119 MB of
+    // growth after 300,000 Puts) at the CPU of the defaults (115 against
+    // 113 and 144 us per put+pop call). `deno task bench v8` measures them
+    // against V8's defaults.
     //
     // grpc-js reads these variables when it loads (and @redis/client, for
     // --redis, the last two: debug switches of its maintenance-notification
@@ -104,8 +108,8 @@ export const PROGRAMS = {
     v8Flags: [
       "--max-old-space-size=8192",
       "--expose-gc",
-      "--max-semi-space-size=1",
-      "--heap-growing-percent=20",
+      "--max-semi-space-size=4",
+      "--heap-growing-percent=50",
     ],
     // The worker that owns the --data file (task1/store/sqlite/journal.ts).
     workers: ["task1/store/sqlite/worker.ts"],
