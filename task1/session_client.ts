@@ -6,11 +6,11 @@
  *
  * The stream is spoken with `node:http2` rather than grpc-js: grpc-js sends
  * each message of a stream in its own write and event-loop turn, which costs
- * more than the command itself, while here every command sent in one turn
- * goes out in one write. The framing is gRPC's (a 5-byte length prefix per
- * message, the status in the trailers) and the messages are encoded and
- * decoded by hand (`session_codec.ts`) into the bytes proto-loader would
- * give.
+ * more than the command itself, while here the commands sent in one turn
+ * go out in one write (or one per 64 commands, so the server starts on the
+ * first while the client makes the next). The framing is gRPC's (a 5-byte
+ * prefix per message, the status in the trailers); the messages are encoded
+ * and decoded by hand (`session_codec.ts`) as proto-loader would.
  *
  * @module
  */
@@ -56,6 +56,9 @@ interface OpenStream {
 
 /** The `Session` method: its path and message encoding. */
 const SESSION = queueServiceDefinition().Session;
+
+/** How many commands are written without waiting for the end of the turn. */
+const WRITE_AT_COMMANDS = 64;
 
 /** The proxy variables grpc-js honours; a raw stream would bypass them. */
 const PROXY_VARIABLES = ["grpc_proxy", "https_proxy", "http_proxy"];
@@ -198,7 +201,9 @@ export class SessionClient implements RemoteQueue, Disposable {
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     open.pending.push({ command, waitMs, resolve, reject });
     this.#outgoing.add(command);
-    if (!this.#writeScheduled) {
+    if (this.#outgoing.count >= WRITE_AT_COMMANDS) {
+      this.#open?.stream.write(this.#outgoing.take()!);
+    } else if (!this.#writeScheduled) {
       this.#writeScheduled = true;
       setImmediate(this.#write);
     }

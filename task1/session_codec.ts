@@ -65,9 +65,17 @@ export class CommandWriter {
   /** Where the bytes not yet taken start, and where they end. */
   #start = 0;
   #end = 0;
+  /** How many commands were added since the last take. */
+  #count = 0;
+
+  /** How many commands were added since the last take. */
+  get count(): number {
+    return this.#count;
+  }
 
   /** Appends `command`, framed, in the encoding of proto-loader. */
   add(command: Command): void {
+    this.#count++;
     if (command.put !== undefined) {
       const { item, wait_ms } = command.put;
       this.#message(COMMAND_TAGS.put, item, undefined, wait_ms);
@@ -96,12 +104,14 @@ export class CommandWriter {
     if (this.#end === this.#start) return undefined;
     const bytes = this.#chunk.subarray(this.#start, this.#end);
     this.#start = this.#end;
+    this.#count = 0;
     return bytes;
   }
 
   /** Forgets the bytes added since the last take. */
   clear(): void {
     this.#end = this.#start;
+    this.#count = 0;
   }
 
   /**
