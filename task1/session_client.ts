@@ -22,7 +22,7 @@ import { AUTHORIZATION_KEY } from "./credentials.ts";
 import { MessageDecoder } from "./grpc_framing.ts";
 import { HeadDeadline } from "./head_deadline.ts";
 import { LeaseCheck } from "./lease_check.ts";
-import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
+import { type Command, QUEUE_SERVICE_NAME, type Reply } from "./proto.ts";
 import { CommandWriter, decodeReply } from "./session_codec.ts";
 import {
   type LeasedItem,
@@ -54,8 +54,8 @@ interface OpenStream {
   decoder: MessageDecoder;
 }
 
-/** The `Session` method: its path and message encoding. */
-const SESSION = queueServiceDefinition().Session;
+/** The path of the `Session` method. */
+const SESSION_PATH = `/${QUEUE_SERVICE_NAME}/Session`;
 
 /** How many commands are written without waiting for the end of the turn. */
 const WRITE_AT_COMMANDS = 64;
@@ -286,7 +286,7 @@ export class SessionClient implements RemoteQueue, Disposable {
     const { token } = this.#client;
     return connection.request({
       ":method": "POST",
-      ":path": SESSION.path,
+      ":path": SESSION_PATH,
       "content-type": "application/grpc",
       "te": "trailers",
       ...(token === undefined
