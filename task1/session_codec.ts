@@ -44,15 +44,9 @@ function utf8Length(text: string): number {
 
 /** How many bytes `value` (an unsigned 32-bit number) takes as a varint. */
 function varintLength(value: number): number {
-  return value < 0x80
-    ? 1
-    : value < 0x4000
-    ? 2
-    : value < 0x200000
-    ? 3
-    : value < 0x10000000
-    ? 4
-    : 5;
+  let bytes = 1;
+  for (; value >= 0x80; value >>>= 7) bytes++;
+  return bytes;
 }
 
 /**
