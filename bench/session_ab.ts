@@ -16,7 +16,9 @@ import { pinLoad, pinServer } from "./cpu_pin.ts";
 import { pipedClient, type PipedResult } from "./session_bench.ts";
 
 /** Starts `queue-server` from the source tree in `dir`, pinned. */
-async function startFrom(dir: string) {
+export async function startFrom(dir: string): Promise<
+  { port: number; pid: number } & AsyncDisposable
+> {
   const spec = PROGRAMS["queue-server"];
   const args = [...runtimeFlags(spec), spec.entry, "0", "1000000"];
   const child = new Deno.Command(Deno.execPath(), {

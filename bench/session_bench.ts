@@ -28,10 +28,7 @@ export async function pipedClient(
   commands: number,
   window: number,
 ): Promise<PipedResult> {
-  const input = Array.from(
-    { length: commands },
-    (_, i) => i % 2 === 0 ? `put item-${i}\n` : "pop\n",
-  ).join("");
+  const input = pipedInput(commands);
   const before = await processStats(server.pid);
   const start = performance.now();
   await using client = spawnProgram(
@@ -52,6 +49,32 @@ export async function pipedClient(
   const { code } = await client.exit(600_000);
   const seconds = (performance.now() - start) / 1000;
   const after = await processStats(server.pid);
+  checkPipedAnswers(lines, code, commands);
+  return {
+    commandsPerSecond: commands / seconds,
+    serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / commands,
+  };
+}
+
+/** The piped client's input: `commands` lines alternating `put` and `pop`. */
+export function pipedInput(commands: number): string {
+  return Array.from(
+    { length: commands },
+    (_, i) => i % 2 === 0 ? `put item-${i}\n` : "pop\n",
+  ).join("");
+}
+
+/**
+ * Checks that a client fed {@linkcode pipedInput} exited 0 with every
+ * answer right: `True` for each put, the item put just before for each pop.
+ *
+ * @throws {Error} naming the first wrong answer
+ */
+export function checkPipedAnswers(
+  lines: readonly string[],
+  code: number,
+  commands: number,
+): void {
   const wrong = lines.findIndex((line, i) =>
     line !== (i % 2 === 0 ? "True" : `item-${i - 1}`)
   );
@@ -61,8 +84,4 @@ export async function pipedClient(
         `answer ${wrong} is ${JSON.stringify(lines[wrong])}`,
     );
   }
-  return {
-    commandsPerSecond: commands / seconds,
-    serverCpuMicros: (after.cpuSeconds - before.cpuSeconds) * 1e6 / commands,
-  };
 }

@@ -15,6 +15,9 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** The bytes before each message: the compressed flag and the length. */
 const PREFIX_BYTES = 5;
 
+/** No bytes: what the decoder holds between whole messages. */
+const EMPTY = Buffer.alloc(0);
+
 /** A gRPC length-prefixed message: flag 0 (uncompressed), length, bytes. */
 export function frameMessage(message: Uint8Array): Buffer {
   return frameMessages([message]);
@@ -56,7 +59,9 @@ export interface MessageDecoderOptions {
 export class MessageDecoder {
   readonly #maxMessageBytes: number;
   /** Received bytes that do not yet make a whole message. */
-  #partial: Buffer = Buffer.alloc(0);
+  #partial: Buffer = EMPTY;
+  /** Where each message found in a chunk ends, reused from chunk to chunk. */
+  readonly #ends: number[] = [];
 
   /** Creates a decoder expecting the first byte of a message. */
   constructor(options: MessageDecoderOptions = {}) {
@@ -72,25 +77,50 @@ export class MessageDecoder {
    * grpc-js words it: `Received message larger than max (N vs LIMIT)`
    */
   push(chunk: Buffer): Buffer[] {
+    const messages: Buffer[] = [];
+    this.read(chunk, (bytes, start, end) => {
+      messages.push(bytes.subarray(start, end));
+    });
+    return messages;
+  }
+
+  /**
+   * Adds the next received bytes and calls `onMessage` with each message
+   * they complete, in order, as the bytes of `bytes` from `start` to `end`,
+   * without copying them (valid only during the call).
+   *
+   * @throws {RangeError} as {@linkcode MessageDecoder.push}, before
+   * `onMessage` is called for any message of `chunk`
+   */
+  read(
+    chunk: Buffer,
+    onMessage: (bytes: Buffer, start: number, end: number) => void,
+  ): void {
     const bytes = this.#partial.length === 0
       ? chunk
       : Buffer.concat([this.#partial, chunk]);
-    const messages: Buffer[] = [];
+    const ends = this.#ends;
+    let count = 0;
     let offset = 0;
     while (bytes.length - offset >= PREFIX_BYTES) {
       const length = bytes.readUInt32BE(offset + 1);
       if (length > this.#maxMessageBytes) {
-        this.#partial = Buffer.alloc(0);
+        this.#partial = EMPTY;
         throw new RangeError(
           `Received message larger than max (${length} vs ${this.#maxMessageBytes})`,
         );
       }
       const end = offset + PREFIX_BYTES + length;
       if (end > bytes.length) break;
-      messages.push(bytes.subarray(offset + PREFIX_BYTES, end));
+      ends[count++] = end;
       offset = end;
     }
-    this.#partial = bytes.subarray(offset);
-    return messages;
+    this.#partial = offset === bytes.length ? EMPTY : bytes.subarray(offset);
+    let start = 0;
+    for (let i = 0; i < count; i++) {
+      const end = ends[i]!;
+      onMessage(bytes, start + PREFIX_BYTES, end);
+      start = end;
+    }
   }
 }

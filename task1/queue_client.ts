@@ -127,7 +127,8 @@ export class QueueClient implements RemoteQueue, Disposable {
   /** The token sent with every call, if any. */
   readonly token: string | undefined;
   #client: grpc.Client;
-  #service: QueueServiceDefinition = queueServiceDefinition();
+  /** The methods, parsed from `queue.proto` on the first unary call. */
+  #methods: QueueServiceDefinition | undefined;
   /** Whether the server has leases, once a call has shown it. */
   #leases: boolean | undefined;
 
@@ -144,31 +145,36 @@ export class QueueClient implements RemoteQueue, Disposable {
     );
   }
 
+  /** The methods of the service; a Session client may never need them. */
+  #service(): QueueServiceDefinition {
+    return this.#methods ??= queueServiceDefinition();
+  }
+
   /** Appends `item`; resolves to false when the queue was full. */
   async put(item: string, waitMs = 0): Promise<boolean> {
     const request = { item, wait_ms: waitMs };
-    return (await this.#call(this.#service.Put, request, waitMs)).added;
+    return (await this.#call(this.#service().Put, request, waitMs)).added;
   }
 
   /** Resolves to the head item, or undefined when the queue is empty. */
   async peek(): Promise<string | undefined> {
-    return (await this.#call(this.#service.Peek, {})).item;
+    return (await this.#call(this.#service().Peek, {})).item;
   }
 
   /** Removes the head item and resolves to it, or to undefined when empty. */
   async pop(waitMs = 0): Promise<string | undefined> {
     const request = { wait_ms: waitMs };
-    return (await this.#call(this.#service.Pop, request, waitMs)).item;
+    return (await this.#call(this.#service().Pop, request, waitMs)).item;
   }
 
   /** Resolves to the number of items queued. */
   async size(): Promise<number> {
-    return (await this.#call(this.#service.Size, {})).size;
+    return (await this.#call(this.#service().Size, {})).size;
   }
 
   /** Resolves to the number of items queued and the number under lease. */
   async count(): Promise<QueueCount> {
-    const { size, leased = 0 } = await this.#call(this.#service.Size, {});
+    const { size, leased = 0 } = await this.#call(this.#service().Size, {});
     return { size, leased };
   }
 
@@ -180,7 +186,7 @@ export class QueueClient implements RemoteQueue, Disposable {
   async supportsLeases(): Promise<boolean> {
     if (this.#leases !== undefined) return this.#leases;
     try {
-      await this.#call(this.#service.Ack, { receipt: "" });
+      await this.#call(this.#service().Ack, { receipt: "" });
       this.#leases = true;
     } catch (error: unknown) {
       if (!isUnimplemented(error)) throw error;
@@ -201,24 +207,24 @@ export class QueueClient implements RemoteQueue, Disposable {
   ): Promise<LeasedItem | undefined> {
     if (!await this.supportsLeases()) throw new LeasesUnsupportedError();
     const request = { wait_ms: waitMs, lease_ms: leaseMs };
-    return leasedItem(await this.#call(this.#service.Pop, request, waitMs));
+    return leasedItem(await this.#call(this.#service().Pop, request, waitMs));
   }
 
   /** Removes a leased item for good; false when `receipt` holds no lease. */
   async ack(receipt: string): Promise<boolean> {
-    return (await this.#leaseCall(this.#service.Ack, { receipt })).acked;
+    return (await this.#leaseCall(this.#service().Ack, { receipt })).acked;
   }
 
   /** Puts a leased item back at the head; false when `receipt` holds no lease. */
   async release(receipt: string): Promise<boolean> {
     const request = { receipt };
-    return (await this.#leaseCall(this.#service.Release, request)).released;
+    return (await this.#leaseCall(this.#service().Release, request)).released;
   }
 
   /** Ends the lease `leaseMs` from now; false when `receipt` holds no lease. */
   async extend(receipt: string, leaseMs: number): Promise<boolean> {
     const request = { receipt, lease_ms: leaseMs };
-    return (await this.#leaseCall(this.#service.Extend, request)).extended;
+    return (await this.#leaseCall(this.#service().Extend, request)).extended;
   }
 
   /**

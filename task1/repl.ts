@@ -168,16 +168,17 @@ export async function runRepl(
   options: ReplOptions = {},
 ): Promise<ReplEnd> {
   const { prompt = false, window = 1, signal, raw = false } = options;
-  const aborted = abortPromise(signal);
+  const waiting = new AbortableWait(signal);
   const answers = new OrderedAnswers(output);
   const iterator = lines[Symbol.asyncIterator]();
+  const execute = { raw };
   try {
     while (!signal?.aborted) {
       if (prompt) output.prompt(PROMPT);
-      const next = await Promise.race([iterator.next(), aborted]);
+      const next = await waiting.wait(iterator.next());
       if (next === "aborted") return "aborted";
       if (next.done) {
-        const drained = await Promise.race([answers.below(1), aborted]);
+        const drained = await waiting.wait(answers.below(1));
         return drained === "aborted" ? "aborted" : "end of input";
       }
       const parsed = parseCommand(next.value);
@@ -185,14 +186,12 @@ export async function runRepl(
       if (parsed.kind === "invalid") {
         answers.add({ error: parsed.message });
       } else {
-        answers.add(
-          executeCommand(parsed.command, queue, { raw }).then(
-            asText,
-            asError,
-          ),
-        );
+        answers.add(executeCommand(parsed.command, queue, execute));
       }
-      if (await Promise.race([answers.below(window), aborted]) === "aborted") {
+      if (
+        answers.unwritten >= window &&
+        await waiting.wait(answers.below(window)) === "aborted"
+      ) {
         return "aborted";
       }
     }
@@ -200,18 +199,43 @@ export async function runRepl(
   } finally {
     // Answers that arrive after the loop ended (when aborted) are not written.
     answers.stop();
+    waiting.close();
   }
 }
 
 /** What one line comes to: the text to print, or the error to report. */
 type Outcome = { text: string } | { error: unknown };
 
-function asText(text: string): Outcome {
-  return { text };
-}
+/**
+ * Waits for one promise at a time, giving up with "aborted" once `signal`
+ * is aborted. Unlike a race against a promise of the abort, it leaves no
+ * reaction behind on each wait, so a long run holds no memory for the
+ * waits already done.
+ */
+class AbortableWait {
+  readonly #signal: AbortSignal | undefined;
+  /** Ends the current wait with "aborted". */
+  #wake: ((value: "aborted") => void) | undefined;
+  readonly #onAbort = () => this.#wake?.("aborted");
 
-function asError(error: unknown): Outcome {
-  return { error };
+  constructor(signal: AbortSignal | undefined) {
+    this.#signal = signal;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** Resolves as `promise` does, or to "aborted" once the signal is. */
+  wait<T>(promise: Promise<T>): Promise<T | "aborted"> {
+    if (this.#signal?.aborted) return Promise.resolve("aborted");
+    return new Promise((resolve, reject) => {
+      this.#wake = resolve;
+      promise.then(resolve, reject);
+    });
+  }
+
+  /** Stops listening to the signal. */
+  close(): void {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
 }
 
 /**
@@ -232,12 +256,20 @@ class OrderedAnswers {
     this.#output = output;
   }
 
-  /** Adds the next line's answer, known now or later. */
-  add(outcome: Outcome | Promise<Outcome>): void {
+  /** How many answers are not written yet. */
+  get unwritten(): number {
+    return this.#answers.length;
+  }
+
+  /** Adds the next line's answer: its outcome, or its text to come. */
+  add(outcome: Outcome | Promise<string>): void {
     const index = this.#added++;
     if (outcome instanceof Promise) {
       this.#answers.push(undefined);
-      outcome.then((known) => this.#settle(index, known));
+      outcome.then(
+        (text) => this.#settle(index, { text }),
+        (error: unknown) => this.#settle(index, { error }),
+      );
     } else {
       this.#answers.push(outcome);
       this.#writeReady();
@@ -279,14 +311,4 @@ class OrderedAnswers {
     this.#onWritten = undefined;
     onWritten?.();
   }
-}
-
-/** Resolves to "aborted" once `signal` is aborted; never if there is none. */
-function abortPromise(signal: AbortSignal | undefined): Promise<"aborted"> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) resolve("aborted");
-    signal?.addEventListener("abort", () => resolve("aborted"), {
-      once: true,
-    });
-  });
 }

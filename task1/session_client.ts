@@ -6,21 +6,24 @@
  *
  * The stream is spoken with `node:http2` rather than grpc-js: grpc-js sends
  * each message of a stream in its own write and event-loop turn, which costs
- * more than the command itself, while here every command sent in one turn
- * goes out in one write. The framing is gRPC's (a 5-byte length prefix per
- * message, the status in the trailers) and the messages are encoded by the
- * same proto-loader definition that grpc-js uses.
+ * more than the command itself, while here the commands sent in one turn
+ * go out in one write (or one per 64 commands, so the server starts on the
+ * first while the client makes the next). The framing is gRPC's (a 5-byte
+ * prefix per message, the status in the trailers); the messages are encoded
+ * and decoded by hand (`session_codec.ts`) as proto-loader would.
  *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import { setImmediate } from "node:timers";
 import { AUTHORIZATION_KEY } from "./credentials.ts";
-import { frameMessage, MessageDecoder } from "./grpc_framing.ts";
+import { MessageDecoder } from "./grpc_framing.ts";
+import { HeadDeadline } from "./head_deadline.ts";
 import { LeaseCheck } from "./lease_check.ts";
-import { type Command, queueServiceDefinition, type Reply } from "./proto.ts";
+import { type Command, QUEUE_SERVICE_NAME, type Reply } from "./proto.ts";
+import { CommandWriter, decodeReply } from "./session_codec.ts";
 import {
   type LeasedItem,
   leasedItem,
@@ -51,8 +54,11 @@ interface OpenStream {
   decoder: MessageDecoder;
 }
 
-/** The `Session` method: its path and message encoding. */
-const SESSION = queueServiceDefinition().Session;
+/** The path of the `Session` method. */
+const SESSION_PATH = `/${QUEUE_SERVICE_NAME}/Session`;
+
+/** How many commands are written without waiting for the end of the turn. */
+const WRITE_AT_COMMANDS = 64;
 
 /** The proxy variables grpc-js honours; a raw stream would bypass them. */
 const PROXY_VARIABLES = ["grpc_proxy", "https_proxy", "http_proxy"];
@@ -79,15 +85,12 @@ export class SessionClient implements RemoteQueue, Disposable {
   /** The commands made as unary calls (in fallback mode). */
   readonly #unaryCommands: UnaryCommands;
   /** Framed commands not yet written, and whether a write is scheduled. */
-  #outgoing: Buffer[] = [];
+  readonly #outgoing = new CommandWriter();
   #writeScheduled = false;
   /** Holds commands back while it checks that the server has leases. */
   readonly #leaseCheck: LeaseCheck<Reply>;
-  /** When the oldest unanswered command became the oldest. */
-  #headSince = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the deadline timer fires, as a `Date.now()` time. */
-  #timerAt = 0;
+  /** The deadline of the oldest unanswered command. */
+  readonly #deadline: HeadDeadline;
 
   /** Sends commands to the server of `client`, with its timeout. */
   constructor(client: QueueClient) {
@@ -95,6 +98,15 @@ export class SessionClient implements RemoteQueue, Disposable {
     this.#unaryCommands = new UnaryCommands(client);
     this.#leaseCheck = new LeaseCheck(() => client.supportsLeases());
     this.#unary = PROXY_VARIABLES.some((name) => !!Deno.env.get(name));
+    this.#deadline = new HeadDeadline(
+      client.timeoutMs,
+      () => this.#open?.pending[0]?.waitMs,
+      () => {
+        if (this.#open) {
+          this.#giveUp(this.#open, grpc.status.DEADLINE_EXCEEDED, "");
+        }
+      },
+    );
   }
 
   /** Appends `item`; resolves to false when the queue was full. */
@@ -160,8 +172,7 @@ export class SessionClient implements RemoteQueue, Disposable {
 
   /** Ends the stream and the connection; unanswered commands fail. */
   close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline.stop();
     if (this.#open) {
       this.#giveUp(this.#open, grpc.status.CANCELLED, "Client closed");
     }
@@ -189,25 +200,22 @@ export class SessionClient implements RemoteQueue, Disposable {
     const open = this.#open ?? this.#openStream();
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     open.pending.push({ command, waitMs, resolve, reject });
-    this.#outgoing.push(frameMessage(SESSION.requestSerialize(command)));
-    if (!this.#writeScheduled) {
+    this.#outgoing.add(command);
+    if (this.#outgoing.count >= WRITE_AT_COMMANDS) {
+      this.#open?.stream.write(this.#outgoing.take()!);
+    } else if (!this.#writeScheduled) {
       this.#writeScheduled = true;
       setImmediate(this.#write);
     }
-    if (open.pending.length === 1) this.#newHead(waitMs);
+    if (open.pending.length === 1) this.#deadline.start(waitMs);
     return promise;
   }
 
   /** Writes every command sent since the last write, in one write. */
   #write = (): void => {
     this.#writeScheduled = false;
-    const open = this.#open;
-    const outgoing = this.#outgoing;
-    this.#outgoing = [];
-    if (open === undefined || outgoing.length === 0) return;
-    open.stream.write(
-      outgoing.length === 1 ? outgoing[0] : Buffer.concat(outgoing),
-    );
+    const outgoing = this.#outgoing.take();
+    if (outgoing !== undefined) this.#open?.stream.write(outgoing);
   };
 
   #openStream(): OpenStream {
@@ -278,7 +286,7 @@ export class SessionClient implements RemoteQueue, Disposable {
     const { token } = this.#client;
     return connection.request({
       ":method": "POST",
-      ":path": SESSION.path,
+      ":path": SESSION_PATH,
       "content-type": "application/grpc",
       "te": "trailers",
       ...(token === undefined
@@ -294,17 +302,29 @@ export class SessionClient implements RemoteQueue, Disposable {
   #receive(open: OpenStream, chunk: Buffer): void {
     // A stream given up has no commands left to answer.
     if (this.#open !== open) return;
-    let replies: Buffer[];
     try {
-      replies = open.decoder.push(chunk);
+      open.decoder.read(chunk, (bytes, start, end) => {
+        this.#reply(open, bytes, start, end);
+      });
     } catch (error: unknown) {
       const { message } = error as RangeError;
       this.#giveUp(open, grpc.status.RESOURCE_EXHAUSTED, message);
+    }
+  }
+
+  /** Decodes one reply and answers its command; a bad one fails the stream. */
+  #reply(open: OpenStream, bytes: Buffer, start: number, end: number): void {
+    if (this.#open !== open) return;
+    let reply: Reply;
+    try {
+      reply = decodeReply(bytes, start, end);
+    } catch (error: unknown) {
+      const { message } = error as Error;
+      const details = `Response message parsing error: ${message}`;
+      this.#giveUp(open, grpc.status.INTERNAL, details);
       return;
     }
-    for (const reply of replies) {
-      this.#answer(open, SESSION.responseDeserialize(reply));
-    }
+    this.#answer(open, reply);
   }
 
   #answer(open: OpenStream, reply: Reply): void {
@@ -312,7 +332,7 @@ export class SessionClient implements RemoteQueue, Disposable {
     const pending = open.pending.shift();
     if (pending === undefined) return;
     const next = open.pending[0];
-    if (next !== undefined) this.#newHead(next.waitMs);
+    if (next !== undefined) this.#deadline.start(next.waitMs);
     if (reply.result === "error") {
       const { code = grpc.status.UNKNOWN, message = "" } = reply.error ?? {};
       pending.reject(this.#client.explain(code, message, pending.waitMs));
@@ -352,7 +372,7 @@ export class SessionClient implements RemoteQueue, Disposable {
   /** Fails every command of `open` with `code` and forgets the stream. */
   #giveUp(open: OpenStream, code: grpc.status, details: string): void {
     if (this.#open === open) this.#open = undefined;
-    this.#outgoing = [];
+    this.#outgoing.clear();
     open.stream.close(http2.constants.NGHTTP2_CANCEL);
     for (const pending of open.pending.splice(0)) {
       pending.reject(this.#client.explain(code, details, pending.waitMs));
@@ -362,7 +382,7 @@ export class SessionClient implements RemoteQueue, Disposable {
   /** The server has no `Session`: replays its commands as unary calls. */
   #fallBack(open: OpenStream): void {
     this.#open = undefined;
-    this.#outgoing = [];
+    this.#outgoing.clear();
     this.#unary = true;
     open.stream.close(http2.constants.NGHTTP2_CANCEL);
     this.#connection?.close();
@@ -374,37 +394,4 @@ export class SessionClient implements RemoteQueue, Disposable {
       );
     }
   }
-
-  /**
-   * Starts the clock of a command that has just become the oldest one
-   * unanswered, moving the deadline timer earlier if it must fire sooner.
-   */
-  #newHead(waitMs: number): void {
-    const now = Date.now();
-    this.#headSince = now;
-    const deadline = now + this.#client.timeoutMs + waitMs;
-    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    this.#timer = setTimeout(this.#checkHead, deadline - now);
-  }
-
-  /**
-   * The deadline timer: gives up the stream if its oldest command has waited
-   * too long, else sleeps until that command's deadline.
-   */
-  #checkHead = (): void => {
-    this.#timer = undefined;
-    const open = this.#open;
-    const head = open?.pending[0];
-    if (open === undefined || head === undefined) return;
-    const left = this.#headSince + this.#client.timeoutMs + head.waitMs -
-      Date.now();
-    if (left <= 0) {
-      this.#giveUp(open, grpc.status.DEADLINE_EXCEEDED, "");
-    } else {
-      this.#timerAt = Date.now() + left;
-      this.#timer = setTimeout(this.#checkHead, left);
-    }
-  };
 }
