@@ -364,14 +364,13 @@ Deno.test("queue-client work on a second SIGTERM kills the running commands and 
     );
     worker.kill("SIGTERM");
     // Signals of one kind that arrive together may be seen as one.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.deepEqual(await client.count(), { size: 1, leased: 2 });
     worker.kill("SIGTERM");
     assert.equal((await worker.exit()).code, 1);
     await eventually(
       async () => (await running()).length === 0,
       "the commands and their children to end",
-      2_000,
     ).catch(async () => {
       assert.fail(`still running: ${await running()} of ${processes}`);
     });
