@@ -236,10 +236,22 @@ export async function idleWaiterBytes(waiters: number): Promise<number> {
   try {
     await probe.size();
     const before = (await processStats(server.pid)).rssBytes;
-    const pops = Array.from(
-      { length: waiters },
-      (_, i) => waitingPop(clients[Math.floor(i / perConnection)]!, 600_000),
-    );
+    // At most 128 calls may be receiving their first message at once, and
+    // a connection with no call is closed after the handshake timeout
+    // (docs/queue.md): each connection is made, then given its 32 waiters,
+    // before the next.
+    const pops: ReturnType<typeof waitingPop>[] = [];
+    for (const [index, client] of clients.entries()) {
+      await new Promise<void>((resolve, reject) =>
+        client.waitForReady(
+          Date.now() + 10_000,
+          (error) => error ? reject(error) : resolve(),
+        )
+      );
+      const count = Math.min(perConnection, waiters - index * perConnection);
+      for (let i = 0; i < count; i++) pops.push(waitingPop(client, 600_000));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     // The waiters have all arrived once the server's RSS stops growing.
     let after = before;
     for (let i = 0, steady = 0; i < 120 && steady < 3; i++) {
